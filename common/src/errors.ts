@@ -1,0 +1,94 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { ZodError } from 'zod';
+import type { Logger } from './logger.js';
+
+export interface ErrorDetail {
+  path: string;
+  message: string;
+}
+
+/** The one error type domain code throws: a stable code, a message for people, an HTTP status. */
+export class AppError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+    readonly details?: ErrorDetail[],
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+}
+
+export function zodDetails(error: ZodError): ErrorDetail[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.map(String).join('.') || '(body)',
+    message: issue.message,
+  }));
+}
+
+export function validationError(error: ZodError): AppError {
+  const details = zodDetails(error);
+  const fields = [...new Set(details.map((d) => d.path))].join(', ');
+  return new AppError('validation_failed', `Invalid request: ${fields}`, 400, details);
+}
+
+/** body-parser marks its own errors with a `type`; map them to the documented statuses. */
+function fromBodyParser(err: unknown): AppError | undefined {
+  if (typeof err !== 'object' || err === null || !('type' in err)) return undefined;
+  switch ((err as { type: unknown }).type) {
+    case 'entity.parse.failed':
+      return new AppError('malformed_json', 'Request body is not valid JSON', 400);
+    case 'entity.too.large':
+      return new AppError('payload_too_large', 'Request body is larger than 100 kB', 413);
+    case 'charset.unsupported':
+    case 'encoding.unsupported':
+      return new AppError('unsupported_media_type', 'Unsupported body encoding', 415);
+    default:
+      return undefined;
+  }
+}
+
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'PROTOCOL_CONNECTION_LOST', 'ER_CON_COUNT_ERROR']);
+
+/** A database that cannot be reached is a 503 the caller can retry, not a 500. */
+function fromUnavailableDependency(err: unknown): AppError | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const { code, name } = err as { code?: unknown; name?: unknown };
+  if (name === 'KnexTimeoutError' || (typeof code === 'string' && UNAVAILABLE_CODES.has(code))) {
+    return new AppError('dependency_unavailable', 'The database is unavailable; retry later', 503);
+  }
+  return undefined;
+}
+
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof ZodError) return validationError(err);
+  return (
+    fromBodyParser(err) ??
+    fromUnavailableDependency(err) ??
+    new AppError('internal_error', 'Internal server error', 500)
+  );
+}
+
+export const notFoundHandler: RequestHandler = (req, _res, next) => {
+  next(new AppError('not_found', `No route for ${req.method} ${req.path.slice(0, 200)}`, 404));
+};
+
+/** Registered last: every error becomes the JSON error body; 5xx messages are logged, not shown. */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const appError = toAppError(err);
+    const log = (req as { log?: Logger }).log ?? logger;
+    if (appError.status >= 500) log.error({ err }, 'request failed');
+    else log.debug({ code: appError.code }, appError.message);
+    if (res.headersSent) return;
+    res.status(appError.status).json({
+      error: {
+        code: appError.code,
+        message: appError.message,
+        ...(appError.details ? { details: appError.details } : {}),
+      },
+    });
+  };
+}

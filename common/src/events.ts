@@ -1,0 +1,79 @@
+import { z } from 'zod';
+
+/** The four topics of the flow (DESIGN.md §4), before any namespace prefix. */
+export const TOPICS = {
+  orderCreated: 'order.created',
+  orderInventoryUpdated: 'order.inventory.updated',
+  orderConfirmed: 'order.confirmed',
+  orderDispatched: 'order.dispatched',
+} as const;
+
+export type EventType = (typeof TOPICS)[keyof typeof TOPICS];
+
+const positiveInt = z.number().int().positive();
+/** Money travels as a decimal string ("49.99") so it is never rounded on the wire. */
+const money = z.string().regex(/^\d{1,10}(\.\d{1,2})?$/, 'money as a decimal string with at most 2 decimals');
+
+export const orderItemData = z.object({
+  productId: positiveInt,
+  price: money,
+  quantity: z.number().int().min(1).max(1000),
+});
+
+export const orderPlacedData = z.object({
+  orderId: positiveInt,
+  orderNumber: z.string().min(1),
+  customerId: positiveInt,
+  city: z.string().min(1).max(100),
+  items: z.array(orderItemData).min(1).max(100),
+  totalAmount: money,
+});
+
+export const inventoryUpdatedData = z.object({
+  orderId: positiveInt,
+  orderNumber: z.string().min(1),
+  status: z.enum(['RESERVED', 'REJECTED']),
+  reason: z.string().optional(),
+});
+
+export const orderDispatchedData = z.object({
+  orderId: positiveInt,
+  orderNumber: z.string().min(1),
+  vehicleNumber: z.string().min(1),
+  city: z.string().min(1),
+});
+
+export const eventDataSchemas = {
+  'order.created': orderPlacedData,
+  'order.inventory.updated': inventoryUpdatedData,
+  'order.confirmed': orderPlacedData,
+  'order.dispatched': orderDispatchedData,
+} as const satisfies Record<EventType, z.ZodType>;
+
+export type EventData<T extends EventType> = z.infer<(typeof eventDataSchemas)[T]>;
+export type OrderPlacedData = z.infer<typeof orderPlacedData>;
+export type InventoryUpdatedData = z.infer<typeof inventoryUpdatedData>;
+export type OrderDispatchedData = z.infer<typeof orderDispatchedData>;
+
+/** The envelope schema of one event type: version 1 is the only one this code understands. */
+export function envelopeSchema<T extends EventType>(type: T) {
+  return z.object({
+    eventId: z.uuid(),
+    type: z.literal(type),
+    version: z.literal(1),
+    occurredAt: z.iso.datetime({ offset: true }),
+    correlationId: z.string().min(1).max(128),
+    data: eventDataSchemas[type] as (typeof eventDataSchemas)[T],
+  });
+}
+
+export type Envelope<T extends EventType> = z.infer<ReturnType<typeof envelopeSchema<T>>>;
+
+/** Topic names carry an optional namespace so tests never share topics with a running system. */
+export function topicName(prefix: string, base: string): string {
+  return `${prefix}${base}`;
+}
+
+export function dlqTopic(topic: string): string {
+  return `${topic}.dlq`;
+}

@@ -1,0 +1,102 @@
+import express, { type Express, type RequestHandler } from 'express';
+import { pinoHttp } from 'pino-http';
+import { randomUUID } from 'node:crypto';
+import { runWithCorrelationId } from './context.js';
+import { AppError, errorHandler, notFoundHandler } from './errors.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+
+export type ReadinessCheck = () => Promise<void>;
+
+export interface HttpAppOptions {
+  logger: Logger;
+  metrics: Metrics;
+  /** Named dependency checks for /readyz; each throws when its dependency is not usable. */
+  readiness: Record<string, ReadinessCheck>;
+  routes: (app: Express) => void;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** Honour a sane incoming x-request-id, otherwise make one; echo it and run the request in its context. */
+const requestId: RequestHandler = (req, res, next) => {
+  const incoming = req.get('x-request-id');
+  const id = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+  res.setHeader('x-request-id', id);
+  (req as { id?: string }).id = id;
+  runWithCorrelationId(id, next);
+};
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+/** A request that carries a body must say it is JSON. An empty body is left to the route's schema. */
+const requireJson: RequestHandler = (req, _res, next) => {
+  const hasBody = Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;
+  if (BODY_METHODS.has(req.method) && hasBody && !req.is('application/json')) {
+    next(new AppError('unsupported_media_type', 'Content-Type must be application/json', 415));
+    return;
+  }
+  next();
+};
+
+function observeLatency(metrics: Metrics): RequestHandler {
+  return (req, res, next) => {
+    const end = metrics.httpDuration.startTimer({ method: req.method });
+    res.on('finish', () => {
+      // The matched route pattern, never the raw path: ids would explode the label set.
+      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      end({ route, status: String(res.statusCode) });
+    });
+    next();
+  };
+}
+
+async function checkAll(readiness: Record<string, ReadinessCheck>): Promise<Record<string, string>> {
+  const entries = await Promise.all(
+    Object.entries(readiness).map(async ([name, check]) => {
+      try {
+        await check();
+        return [name, 'ok'] as const;
+      } catch (err) {
+        return [name, err instanceof Error ? err.message : String(err)] as const;
+      }
+    }),
+  );
+  return Object.fromEntries(entries);
+}
+
+/** The Express app every service shares: ids, logs, JSON parsing and errors, health, metrics. */
+export function createHttpApp({ logger, metrics, readiness, routes }: HttpAppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(requestId);
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (req) => (req as { id?: string }).id ?? randomUUID(),
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
+    }),
+  );
+  app.use(observeLatency(metrics));
+  app.use(requireJson);
+  app.use(express.json({ limit: '100kb', strict: false }));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const checks = await checkAll(readiness);
+    const ready = Object.values(checks).every((v) => v === 'ok');
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  routes(app);
+  app.use(notFoundHandler);
+  app.use(errorHandler(logger));
+  return app;
+}

@@ -1,0 +1,62 @@
+import { Kafka, Partitioners, logLevel, type Admin, type LogEntry, type Producer } from 'kafkajs';
+import type { Logger } from './logger.js';
+
+export type { Kafka, Producer, Admin } from 'kafkajs';
+
+export interface KafkaOptions {
+  clientId: string;
+  brokers: string[];
+  logger: Logger;
+}
+
+const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/** KafkaJS logs through the service's pino logger, from WARN up (its INFO is chatty about rebalances). */
+export function createKafka({ clientId, brokers, logger }: KafkaOptions): Kafka {
+  const log = logger.child({ module: 'kafkajs' });
+  return new Kafka({
+    clientId,
+    brokers,
+    connectionTimeout: 3_000,
+    requestTimeout: 30_000,
+    retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 5_000 },
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log: { message, ...extra } }: LogEntry) => {
+        log[LEVELS[level] ?? 'info'](extra, message);
+      },
+  });
+}
+
+export function createProducer(kafka: Kafka): Producer {
+  return kafka.producer({
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    // Keep the outbox order of one key: one request in flight per broker connection.
+    maxInFlightRequests: 1,
+  });
+}
+
+/** Creates the topics (and their DLQs) that do not exist yet. Safe to race with another service. */
+export async function ensureTopics(admin: Admin, topics: string[], numPartitions: number): Promise<void> {
+  const existing = new Set(await admin.listTopics());
+  const missing = topics.filter((t) => !existing.has(t));
+  if (missing.length === 0) return;
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: missing.map((topic) => ({ topic, numPartitions, replicationFactor: 1 })),
+  });
+}
+
+/** /readyz check: the broker answers a metadata request. */
+export function kafkaReadiness(admin: Admin): () => Promise<void> {
+  return async () => {
+    await admin.describeCluster();
+  };
+}

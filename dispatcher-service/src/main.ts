@@ -1,0 +1,14 @@
+import { createRuntime, runService } from '@delivery/common';
+import { createApp } from './app.js';
+import { loadConfig } from './config.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const rt = createRuntime('dispatcher-service', config);
+  await runService(rt, { app: createApp(rt), handlers: [] });
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

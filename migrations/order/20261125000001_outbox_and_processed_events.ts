@@ -1,0 +1,3 @@
+import { baseTablesMigration } from '@delivery/common';
+
+export const { up, down } = baseTablesMigration;
