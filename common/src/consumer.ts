@@ -56,7 +56,14 @@ export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
   const { initialMs = 200, maxMs = 5_000 } = options.retry ?? {};
   const log = options.logger.child({ module: 'consumer', groupId });
   const byTopic = new Map(options.handlers.map((h) => [topicName(topicPrefix, h.type), h]));
-  const consumer = kafka.consumer({ groupId, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
+  const consumer = kafka.consumer({
+    groupId,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+    // Fetches return as soon as data arrives; a short idle wait only makes stop() quicker.
+    maxWaitTimeInMs: 500,
+    retry: { retries: 8, restartOnFailure: async () => true },
+  });
   let stopping = false;
 
   async function toDlq({ topic, partition, message }: EachMessagePayload, reason: string, error: string) {

@@ -20,11 +20,15 @@ export class AppError extends Error {
   }
 }
 
+const joinPath = (path: PropertyKey[]) => path.map(String).join('.') || '(body)';
+
+/** One detail per bad field; an unknown key is named as its own field rather than as the body. */
 export function zodDetails(error: ZodError): ErrorDetail[] {
-  return error.issues.map((issue) => ({
-    path: issue.path.map(String).join('.') || '(body)',
-    message: issue.message,
-  }));
+  return error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ path: joinPath([...issue.path, key]), message: 'Unknown field' }))
+      : [{ path: joinPath(issue.path), message: issue.message }],
+  );
 }
 
 export function validationError(error: ZodError): AppError {

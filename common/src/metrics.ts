@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * One registry per service process. Metrics every service shares are created here; a service
@@ -9,7 +9,6 @@ export interface Metrics {
   httpDuration: Histogram<'method' | 'route' | 'status'>;
   eventsConsumed: Counter<'topic' | 'outcome'>;
   eventsPublished: Counter<'topic'>;
-  outboxBacklog: Gauge;
 }
 
 export function createMetrics(service: string): Metrics {
@@ -35,11 +34,6 @@ export function createMetrics(service: string): Metrics {
       name: 'events_published_total',
       help: 'Events published from the outbox, by topic',
       labelNames: ['topic'],
-      registers: [registry],
-    }),
-    outboxBacklog: new Gauge({
-      name: 'outbox_backlog',
-      help: 'Outbox rows not yet published, as last seen by the relay',
       registers: [registry],
     }),
   };

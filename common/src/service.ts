@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { CommonConfig } from './config.js';
@@ -16,7 +17,7 @@ export interface ServiceConfig extends CommonConfig {
   MYSQL_DATABASE: string;
 }
 
-/** What main.ts of every service builds first: the process's connections, none opened on import. */
+/** What main.ts of every service builds first: the process's clients, none connected on import. */
 export interface ServiceRuntime {
   name: string;
   config: ServiceConfig;
@@ -29,15 +30,15 @@ export interface ServiceRuntime {
   relay: OutboxRelay;
 }
 
-export function createRuntime(name: string, config: ServiceConfig): ServiceRuntime {
-  const logger = createLogger({ service: name, level: config.LOG_LEVEL });
+export function createRuntime(name: string, config: ServiceConfig, logger?: Logger): ServiceRuntime {
+  const log = logger ?? createLogger({ service: name, level: config.LOG_LEVEL });
   const metrics = createMetrics(name);
   const db = createDb({ url: config.MYSQL_URL, database: config.MYSQL_DATABASE, poolMax: config.DB_POOL_MAX });
-  const kafka = createKafka({ clientId: name, brokers: config.KAFKA_BROKERS, logger });
+  const kafka = createKafka({ clientId: name, brokers: config.KAFKA_BROKERS, logger: log });
   const producer = createProducer(kafka);
   const admin = kafka.admin();
-  const relay = createOutboxRelay({ db, producer, logger, metrics, topicPrefix: config.KAFKA_TOPIC_PREFIX });
-  return { name, config, logger, metrics, db, kafka, producer, admin, relay };
+  const relay = createOutboxRelay({ db, producer, logger: log, metrics, topicPrefix: config.KAFKA_TOPIC_PREFIX });
+  return { name, config, logger: log, metrics, db, kafka, producer, admin, relay };
 }
 
 /** Every topic of the flow and its DLQ, under the configured namespace. */
@@ -58,75 +59,92 @@ async function untilDone(log: Logger, what: string, fn: () => Promise<void>, isS
   }
 }
 
-export interface RunOptions {
-  app: Express;
+export interface WorkerOptions {
   handlers: EventHandler[];
   /** Extra background work of the worker role (e.g. the dispatcher's lock reconciler). */
   workers?: { start(): void; stop(): Promise<void> }[];
-  /** Extra connections to close last (e.g. Redis). */
+}
+
+export interface Worker {
+  /** Resolves once Kafka answered and the consumer joined its group. */
+  ready: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The worker side of a service: topics ensured, outbox relay, consumer loop, extra workers.
+ * Kafka being down at boot is waited for in the background, never fatal.
+ */
+export function startWorker(rt: ServiceRuntime, { handlers, workers = [] }: WorkerOptions): Worker {
+  const { config, logger } = rt;
+  let stopping = false;
+  const isStopping = () => stopping;
+  let consumer: ConsumerLoop | undefined;
+  if (handlers.length > 0) {
+    consumer = createConsumerLoop({
+      kafka: rt.kafka,
+      producer: rt.producer,
+      groupId: `${config.KAFKA_TOPIC_PREFIX}${rt.name}`,
+      topicPrefix: config.KAFKA_TOPIC_PREFIX,
+      handlers,
+      logger,
+      metrics: rt.metrics,
+    });
+  }
+  rt.relay.start();
+  for (const w of workers) w.start();
+  const ready = untilDone(logger, 'kafka start-up', () => connectKafka(rt), isStopping).then(() =>
+    consumer ? untilDone(logger, 'consumer start', () => consumer.start(), isStopping) : undefined,
+  );
+  return {
+    ready,
+    async stop() {
+      stopping = true;
+      await consumer?.stop();
+      await Promise.all(workers.map((w) => w.stop()));
+      await rt.relay.stop();
+    },
+  };
+}
+
+async function connectKafka(rt: ServiceRuntime): Promise<void> {
+  await rt.admin.connect();
+  await ensureTopics(rt.admin, allTopics(rt.config.KAFKA_TOPIC_PREFIX), rt.config.KAFKA_PARTITIONS);
+  await rt.producer.connect();
+}
+
+/** Close every client of the runtime (after the worker and HTTP have stopped). */
+export async function closeRuntime(rt: ServiceRuntime): Promise<void> {
+  await rt.producer.disconnect();
+  await rt.admin.disconnect();
+  await rt.db.destroy();
+}
+
+export interface RunOptions extends WorkerOptions {
+  app: Express;
+  /** Extra connections to close before the database (e.g. Redis). */
   close?: ShutdownStep[];
 }
 
-/** Start HTTP and/or the worker side per ROLE, wire graceful shutdown, return when listening. */
+/** main.ts: start HTTP and/or the worker per ROLE and wire graceful shutdown. */
 export async function runService(rt: ServiceRuntime, options: RunOptions): Promise<void> {
   const { config, logger } = rt;
-  const serveHttp = config.ROLE !== 'worker';
-  const runWorker = config.ROLE !== 'api';
-  let stopping = false;
-  let consumer: ConsumerLoop | undefined;
   let server: Server | undefined;
-
-  if (serveHttp) {
+  if (config.ROLE !== 'worker') {
     server = options.app.listen(config.PORT, '0.0.0.0');
     await new Promise<void>((resolve, reject) => server!.once('listening', resolve).once('error', reject));
-    logger.info({ port: config.PORT }, `${rt.name} listening on http://127.0.0.1:${config.PORT}`);
+    const { port } = server.address() as AddressInfo;
+    logger.info({ port, role: config.ROLE }, `${rt.name} listening on http://127.0.0.1:${port}`);
   }
-
-  const kafkaReady = untilDone(
-    logger,
-    'kafka start-up',
-    async () => {
-      await rt.admin.connect();
-      await ensureTopics(rt.admin, allTopics(config.KAFKA_TOPIC_PREFIX), config.KAFKA_PARTITIONS);
-      await rt.producer.connect();
-    },
-    () => stopping,
-  );
-
-  if (runWorker) {
-    rt.relay.start();
-    for (const w of options.workers ?? []) w.start();
-    if (options.handlers.length > 0) {
-      consumer = createConsumerLoop({
-        kafka: rt.kafka,
-        producer: rt.producer,
-        groupId: `${config.KAFKA_TOPIC_PREFIX}${rt.name}`,
-        topicPrefix: config.KAFKA_TOPIC_PREFIX,
-        handlers: options.handlers,
-        logger,
-        metrics: rt.metrics,
-      });
-      const loop = consumer;
-      void kafkaReady.then(() => untilDone(logger, 'consumer start', () => loop.start(), () => stopping));
-    }
-  }
+  const worker = config.ROLE !== 'api' ? startWorker(rt, options) : undefined;
+  // An api-only process still needs Kafka for /readyz.
+  if (!worker) void untilDone(logger, 'kafka connect', () => rt.admin.connect(), () => false);
 
   onShutdown(logger, [
     ['stop http intake', () => closeServer(server)],
-    ['stop consumer', async () => {
-      stopping = true;
-      await consumer?.stop();
-    }],
-    ['stop workers', async () => {
-      await Promise.all((options.workers ?? []).map((w) => w.stop()));
-    }],
-    ['stop outbox relay', () => rt.relay.stop()],
-    ['disconnect kafka', async () => {
-      await rt.producer.disconnect();
-      await rt.admin.disconnect();
-    }],
+    ['stop worker', async () => worker?.stop()],
     ...(options.close ?? []),
-    ['close database', () => rt.db.destroy()],
+    ['close clients', () => closeRuntime(rt)],
   ]);
 }
 

@@ -1,0 +1,136 @@
+/**
+ * Test support shared by every package's tests. Tests use their own databases (names carry
+ * `_test`), their own topic namespace and consumer groups, and port 0, so they can run while
+ * `make up` is serving.
+ */
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+import { createDb, dropDatabase, prepareDatabase, type Db } from './db.js';
+import { createLogger, type Logger } from './logger.js';
+import { closeRuntime, createRuntime, type ServiceConfig, type ServiceRuntime } from './service.js';
+
+export const TEST_MYSQL_URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
+export const TEST_KAFKA_BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+
+export function uniqueId(): string {
+  return randomBytes(4).toString('hex');
+}
+
+/** A fresh, migrated database `<base>_test_<random>`; drop() removes it. */
+export async function createTestDatabase(base: string, migrationsDir: string): Promise<{ db: Db; name: string; drop(): Promise<void> }> {
+  const name = `${base}_test_${uniqueId()}`;
+  await prepareDatabase({ url: TEST_MYSQL_URL, database: name }, migrationsDir);
+  const db = createDb({ url: TEST_MYSQL_URL, database: name });
+  return {
+    db,
+    name,
+    async drop() {
+      await db.destroy();
+      await dropDatabase(TEST_MYSQL_URL, name);
+    },
+  };
+}
+
+/** A topic namespace of its own, e.g. `test-1a2b3c4d.`; consumer groups take the same prefix. */
+export function testTopicPrefix(): string {
+  return `test-${uniqueId()}.`;
+}
+
+export interface CapturedLogger {
+  logger: Logger;
+  lines: Record<string, unknown>[];
+}
+
+/** A real pino logger whose JSON lines are kept for assertions. */
+export function captureLogger(service = 'test'): CapturedLogger {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const logger = createLogger({ service, level: (process.env.TEST_LOG_LEVEL as 'debug') ?? 'debug', destination });
+  return { logger, lines };
+}
+
+/** Poll `probe` until it returns a value other than undefined/false, or fail after the deadline. */
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  { timeoutMs = 20_000, intervalMs = 50, what = 'condition' } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+}
+
+/** Listen on port 0 and give back the base URL and a close function. */
+export async function listen(app: Express): Promise<{ url: string; close(): Promise<void> }> {
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+export interface TestRuntime extends ServiceRuntime {
+  /** Every JSON log line the runtime wrote. */
+  lines: Record<string, unknown>[];
+  close(): Promise<void>;
+}
+
+export interface TestRuntimeOptions {
+  /** Service name, e.g. 'order-service'. */
+  name: string;
+  /** Base of the database name, e.g. 'orders' gives orders_test_<random>. */
+  database: string;
+  migrationsDir: string;
+  /** Share one namespace between the services of one test. */
+  topicPrefix?: string;
+  config?: Partial<ServiceConfig>;
+}
+
+/** A service runtime on its own migrated test database and topic namespace, logging to memory. */
+export async function createTestRuntime(options: TestRuntimeOptions): Promise<TestRuntime> {
+  const database = `${options.database}_test_${uniqueId()}`;
+  await prepareDatabase({ url: TEST_MYSQL_URL, database }, options.migrationsDir);
+  const config: ServiceConfig = {
+    LOG_LEVEL: 'debug',
+    MYSQL_URL: TEST_MYSQL_URL,
+    DB_POOL_MAX: 10,
+    KAFKA_BROKERS: TEST_KAFKA_BROKERS,
+    KAFKA_TOPIC_PREFIX: options.topicPrefix ?? testTopicPrefix(),
+    KAFKA_PARTITIONS: 3,
+    ROLE: 'all',
+    PORT: 0,
+    MYSQL_DATABASE: database,
+    ...options.config,
+  };
+  const { logger, lines } = captureLogger(options.name);
+  const rt = createRuntime(options.name, config, logger);
+  return {
+    ...rt,
+    lines,
+    async close() {
+      await closeRuntime(rt);
+      await dropDatabase(TEST_MYSQL_URL, database);
+    },
+  };
+}

@@ -1,0 +1,122 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { z } from 'zod';
+import { createHttpApp, createMetrics, AppError } from '@delivery/common';
+import { captureLogger, listen } from '@delivery/common/testing';
+
+describe('the shared HTTP app', () => {
+  const { logger, lines } = captureLogger();
+  let server: Awaited<ReturnType<typeof listen>>;
+  let kafkaUp = true;
+  const body = z.object({ name: z.string().min(1), count: z.number().int() }).strict();
+
+  before(async () => {
+    const app = createHttpApp({
+      logger,
+      metrics: createMetrics('test'),
+      readiness: {
+        database: async () => {},
+        kafka: async () => {
+          if (!kafkaUp) throw new Error('broker unreachable');
+        },
+      },
+      routes: (app) => {
+        app.post('/things', (req, res) => {
+          res.status(201).json(body.parse(req.body));
+        });
+        app.get('/conflict', () => {
+          throw new AppError('already_there', 'thing exists', 409);
+        });
+        app.get('/boom', async () => {
+          throw new Error('secret internals');
+        });
+      },
+    });
+    server = await listen(app);
+  });
+  after(() => server.close());
+
+  const post = (payload: string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
+    fetch(`${server.url}/things`, { method: 'POST', headers, body: payload });
+
+  it('when the body is valid, the route answers', async () => {
+    const res = await post(JSON.stringify({ name: 'a', count: 1 }));
+    assert.equal(res.status, 201);
+    assert.deepEqual(await res.json(), { name: 'a', count: 1 });
+  });
+
+  it('when a field is wrong, 400 validation_failed names each bad field', async () => {
+    const res = await post(JSON.stringify({ name: '', count: 1.5, extra: true }));
+    assert.equal(res.status, 400);
+    const { error } = (await res.json()) as { error: { code: string; details: { path: string }[] } };
+    assert.equal(error.code, 'validation_failed');
+    const paths = error.details.map((d) => d.path).sort();
+    assert.deepEqual(paths, ['count', 'extra', 'name']);
+  });
+
+  it('when the JSON is malformed, 400 malformed_json', async () => {
+    const res = await post('{"name": ');
+    assert.equal(res.status, 400);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'malformed_json');
+  });
+
+  it('when the body is over 100 kB, 413', async () => {
+    const res = await post(JSON.stringify({ name: 'x'.repeat(101 * 1024), count: 1 }));
+    assert.equal(res.status, 413);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'payload_too_large');
+  });
+
+  it('when the content type is not JSON, 415', async () => {
+    const res = await post('name=a', { 'content-type': 'application/x-www-form-urlencoded' });
+    assert.equal(res.status, 415);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'unsupported_media_type');
+  });
+
+  it('when the route is unknown, 404 JSON', async () => {
+    const res = await fetch(`${server.url}/nope`);
+    assert.equal(res.status, 404);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'not_found');
+  });
+
+  it('an AppError keeps its status and code', async () => {
+    const res = await fetch(`${server.url}/conflict`);
+    assert.equal(res.status, 409);
+    assert.deepEqual(await res.json(), { error: { code: 'already_there', message: 'thing exists' } });
+  });
+
+  it('an unexpected error is a 500 that hides its message and is logged with the request id', async () => {
+    const res = await fetch(`${server.url}/boom`, { headers: { 'x-request-id': 'req-boom-1' } });
+    assert.equal(res.status, 500);
+    const text = await res.text();
+    assert.doesNotMatch(text, /secret internals/);
+    const logged = lines.find((l) => l.msg === 'request failed');
+    assert.ok(logged, 'the failure is logged');
+    assert.equal(logged.correlationId, 'req-boom-1');
+  });
+
+  it('honours an incoming x-request-id and generates one otherwise', async () => {
+    const given = await fetch(`${server.url}/healthz`, { headers: { 'x-request-id': 'abc-123' } });
+    assert.equal(given.headers.get('x-request-id'), 'abc-123');
+    const made = await fetch(`${server.url}/healthz`);
+    assert.match(made.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+  });
+
+  it('/readyz is 200 when every dependency answers and 503 naming the one that does not', async () => {
+    const ok = await fetch(`${server.url}/readyz`);
+    assert.equal(ok.status, 200);
+    kafkaUp = false;
+    const down = await fetch(`${server.url}/readyz`);
+    kafkaUp = true;
+    assert.equal(down.status, 503);
+    assert.deepEqual(await down.json(), {
+      status: 'not_ready',
+      checks: { database: 'ok', kafka: 'broker unreachable' },
+    });
+  });
+
+  it('/metrics serves Prometheus text with the route latency histogram', async () => {
+    const res = await fetch(`${server.url}/metrics`);
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /http_request_duration_seconds_bucket\{.*route="\/things"/);
+  });
+});

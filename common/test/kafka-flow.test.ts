@@ -1,0 +1,200 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { Consumer, Producer } from 'kafkajs';
+import {
+  createConsumerLoop,
+  createKafka,
+  createMetrics,
+  createOutboxRelay,
+  createProducer,
+  enqueueEvent,
+  ensureTopics,
+  allTopics,
+  onEvent,
+  runWithCorrelationId,
+  topicName,
+  type Envelope,
+} from '@delivery/common';
+import {
+  TEST_KAFKA_BROKERS,
+  captureLogger,
+  createTestDatabase,
+  testTopicPrefix,
+  waitFor,
+} from '@delivery/common/testing';
+
+const { logger } = captureLogger();
+const kafka = createKafka({ clientId: 'common-test', brokers: TEST_KAFKA_BROKERS, logger });
+
+function placedEvent(orderId: number): Envelope<'order.created'> {
+  return {
+    eventId: randomUUID(),
+    type: 'order.created',
+    version: 1,
+    occurredAt: new Date().toISOString(),
+    correlationId: `corr-${orderId}`,
+    data: {
+      orderId,
+      orderNumber: `ORD-${orderId}`,
+      customerId: 1,
+      city: 'Colombo',
+      items: [{ productId: 101, price: '49.99', quantity: 2 }],
+      totalAmount: '99.98',
+    },
+  };
+}
+
+/** Reads every message of `topic` from the beginning with a throwaway group. */
+async function collect(topic: string, prefix: string) {
+  const seen: { key: string; value: string; headers: Record<string, string> }[] = [];
+  const consumer: Consumer = kafka.consumer({ groupId: `${prefix}reader-${randomUUID()}` });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]));
+      seen.push({ key: String(message.key), value: String(message.value), headers });
+    },
+  });
+  return { seen, stop: () => consumer.disconnect() };
+}
+
+describe('consumer loop and outbox against the real broker', () => {
+  const prefix = testTopicPrefix();
+  const created = topicName(prefix, 'order.created');
+  let producer: Producer;
+
+  before(async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, allTopics(prefix), 3);
+    await admin.disconnect();
+    producer = createProducer(kafka);
+    await producer.connect();
+  });
+  after(async () => {
+    await producer.disconnect();
+  });
+
+  it('creates the topics and their DLQs', async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    const topics = await admin.listTopics();
+    await admin.disconnect();
+    for (const t of allTopics(prefix)) assert.ok(topics.includes(t), `${t} exists`);
+  });
+
+  it('invalid messages go to the DLQ with the reason, and the next valid one is still handled', async () => {
+    const handled: Envelope<'order.created'>[] = [];
+    const loop = createConsumerLoop({
+      kafka,
+      producer,
+      groupId: `${prefix}dlq-group`,
+      topicPrefix: prefix,
+      handlers: [onEvent('order.created', async (e) => void handled.push(e))],
+      logger,
+      metrics: createMetrics('test'),
+    });
+    const wrongVersion = { ...placedEvent(7), version: 2 };
+    const good = placedEvent(8);
+    await producer.send({
+      topic: created,
+      messages: [
+        { key: '1', value: 'not json at all' },
+        { key: '1', value: JSON.stringify({ type: 'order.created', data: {} }) },
+        { key: '1', value: JSON.stringify(wrongVersion) },
+        { key: '1', value: JSON.stringify(good) },
+      ],
+    });
+    await loop.start();
+    const dlq = await collect(`${created}.dlq`, prefix);
+    try {
+      await waitFor(() => handled.length === 1 && dlq.seen.length === 3, { what: 'one handled, three in DLQ' });
+      assert.equal(handled[0]?.eventId, good.eventId);
+      assert.deepEqual(
+        dlq.seen.map((m) => m.headers['x-dlq-reason']),
+        ['invalid_json', 'invalid_envelope', 'invalid_envelope'],
+      );
+      assert.equal(dlq.seen[0]?.value, 'not json at all');
+      assert.match(dlq.seen[2]?.headers['x-dlq-error'] ?? '', /version/);
+    } finally {
+      await dlq.stop();
+      await loop.stop();
+    }
+  });
+
+  it('a transient handler failure is retried in place until it succeeds, nothing skipped', async () => {
+    const prefix2 = testTopicPrefix();
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, allTopics(prefix2), 1);
+    await admin.disconnect();
+    let failuresLeft = 3;
+    const order: number[] = [];
+    const loop = createConsumerLoop({
+      kafka,
+      producer,
+      groupId: `${prefix2}retry-group`,
+      topicPrefix: prefix2,
+      handlers: [
+        onEvent('order.created', async (e) => {
+          if (e.data.orderId === 1 && failuresLeft-- > 0) throw new Error('database is down');
+          order.push(e.data.orderId);
+        }),
+      ],
+      logger,
+      metrics: createMetrics('test'),
+      retry: { initialMs: 20, maxMs: 50 },
+    });
+    await producer.send({
+      topic: topicName(prefix2, 'order.created'),
+      messages: [1, 2, 3].map((id) => ({ key: 'same', value: JSON.stringify(placedEvent(id)) })),
+    });
+    await loop.start();
+    try {
+      await waitFor(() => order.length === 3, { what: 'three handled' });
+      assert.deepEqual(order, [1, 2, 3]);
+      assert.equal(failuresLeft, -1, 'the failing message was tried four times');
+    } finally {
+      await loop.stop();
+    }
+  });
+
+  it('the relay publishes committed outbox rows with the envelope and correlation id, and nothing from a rollback', async () => {
+    const testDb = await createTestDatabase('common', fileURLToPath(new URL('../../migrations/order', import.meta.url)));
+    const relay = createOutboxRelay({ db: testDb.db, producer, logger, metrics: createMetrics('test'), topicPrefix: prefix, pollIntervalMs: 50 });
+    const reader = await collect(topicName(prefix, 'order.confirmed'), prefix);
+    try {
+      const data = placedEvent(42).data;
+      await runWithCorrelationId('req-outbox-1', () =>
+        testDb.db.transaction((trx) => enqueueEvent(trx, { type: 'order.confirmed', key: 42, data })),
+      );
+      await assert.rejects(
+        testDb.db.transaction(async (trx) => {
+          await enqueueEvent(trx, { type: 'order.confirmed', key: 43, data: { ...data, orderId: 43 } });
+          throw new Error('business rule failed');
+        }),
+      );
+      relay.start();
+      relay.notify();
+      await waitFor(() => reader.seen.length >= 1, { what: 'the event on the topic' });
+      const pending = await testDb.db('outbox').whereNull('published_at').count({ n: '*' });
+      assert.equal(Number(pending[0]?.n), 0);
+      await relay.publishPending();
+      assert.equal(reader.seen.length, 1, 'only the committed event');
+      const msg = reader.seen[0]!;
+      assert.equal(msg.key, '42');
+      const envelope = JSON.parse(msg.value) as Envelope<'order.confirmed'>;
+      assert.equal(envelope.type, 'order.confirmed');
+      assert.equal(envelope.version, 1);
+      assert.equal(envelope.correlationId, 'req-outbox-1');
+      assert.deepEqual(envelope.data, data);
+    } finally {
+      await relay.stop();
+      await reader.stop();
+      await testDb.drop();
+    }
+  });
+});
