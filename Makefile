@@ -1,0 +1,47 @@
+# The two commands: `make up` runs the whole system, `make test` runs every test.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+NPM_STAMP := node_modules/.package-lock.json
+
+.PHONY: help up down status logs migrate infra test lint typecheck check seed demo bench sample-logs
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(NPM_STAMP): package-lock.json package.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+infra: ## Start what is missing of MariaDB, Redis and the local Kafka broker
+	bash infra/up.sh
+
+migrate: $(NPM_STAMP) ## Create the databases if missing and apply migrations
+	bash infra/mysql.sh
+	npx tsx scripts/migrate.ts
+
+up: $(NPM_STAMP) infra migrate ## Run the whole system in the background and wait until it is ready
+	bash scripts/services.sh start
+
+down: ## Stop the services and the Kafka broker that `make up` started
+	bash scripts/services.sh stop
+	bash infra/kafka/stop.sh
+
+status: ## Show which services run and are ready
+	bash scripts/services.sh status
+
+logs: ## Follow the services' logs, pretty-printed
+	tail -n 30 -F .run/logs/order-service.log .run/logs/inventory-service.log .run/logs/dispatcher-service.log \
+	  | grep --line-buffered '^{' | npx pino-pretty --translateTime SYS:HH:MM:ss.l --ignore pid,hostname
+
+typecheck: $(NPM_STAMP) ## Type-check every package
+	npm run typecheck
+
+lint: $(NPM_STAMP) ## ESLint (typescript-eslint, no-floating-promises)
+	npm run lint
+
+check: typecheck lint
+
+test: $(NPM_STAMP) infra check ## Every test, against the real MariaDB, Redis and Kafka (never touches `make up`'s data)
+	bash scripts/test.sh
