@@ -25,7 +25,10 @@ describe('the three services as real processes', () => {
     for (const s of Object.values(system.services)) {
       const lines = s.logLines();
       assert.ok(lines.length > 0, `${s.name} logged`);
-      assert.ok(lines.every((l) => l.service === s.name), `${s.name} lines name the service`);
+      assert.ok(
+        lines.every((l) => l.service === s.name),
+        `${s.name} lines name the service`,
+      );
     }
   });
 

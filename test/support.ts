@@ -7,7 +7,14 @@ import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dropDatabase, prepareDatabase } from '@delivery/common';
-import { TEST_KAFKA_BROKERS, TEST_MYSQL_URL, testTopicPrefix, uniqueId, waitFor } from '@delivery/common/testing';
+import {
+  TEST_KAFKA_BROKERS,
+  TEST_MYSQL_URL,
+  deleteTestTopics,
+  testTopicPrefix,
+  uniqueId,
+  waitFor,
+} from '@delivery/common/testing';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -66,12 +73,18 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startSystem(extraEnv: Partial<Record<ServiceName, NodeJS.ProcessEnv>> = {}): Promise<System> {
+export async function startSystem(
+  extraEnv: Partial<Record<ServiceName, NodeJS.ProcessEnv>> = {},
+): Promise<System> {
   const prefix = testTopicPrefix();
   const run = uniqueId();
   const logDir = path.join(ROOT, '.run', 'test-logs', run);
   mkdirSync(logDir, { recursive: true });
-  const ports = { 'order-service': await freePort(), 'inventory-service': await freePort(), 'dispatcher-service': await freePort() };
+  const ports = {
+    'order-service': await freePort(),
+    'inventory-service': await freePort(),
+    'dispatcher-service': await freePort(),
+  };
   const databases: string[] = [];
   const services = {} as Record<ServiceName, RunningService>;
   for (const s of SERVICES) {
@@ -116,12 +129,16 @@ export async function startSystem(extraEnv: Partial<Record<ServiceName, NodeJS.P
     async stop() {
       await Promise.all(Object.values(services).map((s) => stopProcess(s.process)));
       for (const db of databases) await dropDatabase(TEST_MYSQL_URL, db);
+      await deleteTestTopics(prefix);
     },
   };
 }
 
 /** SIGTERM and wait for the exit code. */
-export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+export async function stopProcess(
+  child: ChildProcess,
+  signal: NodeJS.Signals = 'SIGTERM',
+): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
   return new Promise((resolve) => {
     child.once('exit', (code) => resolve(code));

@@ -2,7 +2,12 @@ import { z } from 'zod';
 
 const csv = z
   .string()
-  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(z.string().regex(/^[\w.-]+:\d+$/, 'host:port')).min(1));
 
 const url = (protocols: string[]) =>
@@ -15,7 +20,10 @@ export const commonEnv = z.object({
   DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   KAFKA_BROKERS: csv.default(['127.0.0.1:9092']),
   /** Namespace for topics and consumer groups: tests set one so they never touch `make up`'s. */
-  KAFKA_TOPIC_PREFIX: z.string().regex(/^[\w.-]*$/).default(''),
+  KAFKA_TOPIC_PREFIX: z
+    .string()
+    .regex(/^[\w.-]*$/)
+    .default(''),
   KAFKA_PARTITIONS: z.coerce.number().int().min(1).max(64).default(6),
   /** api: HTTP only; worker: consumer and outbox relay only; all: both (default). */
   ROLE: z.enum(['all', 'api', 'worker']).default('all'),

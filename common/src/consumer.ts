@@ -15,7 +15,10 @@ export interface EventHandler<T extends EventType = EventType> {
 }
 
 /** Keeps the type of each handler's event tied to its topic. */
-export function onEvent<T extends EventType>(type: T, handle: (event: Envelope<T>) => Promise<void>): EventHandler<T> {
+export function onEvent<T extends EventType>(
+  type: T,
+  handle: (event: Envelope<T>) => Promise<void>,
+): EventHandler<T> {
   return { type, handle };
 }
 
@@ -86,7 +89,11 @@ export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
     log.warn({ topic, partition, offset: message.offset, reason, error }, 'message sent to DLQ');
   }
 
-  async function handleWithRetry(payload: EachMessagePayload, handler: EventHandler, event: Envelope<EventType>) {
+  async function handleWithRetry(
+    payload: EachMessagePayload,
+    handler: EventHandler,
+    event: Envelope<EventType>,
+  ) {
     for (let attempt = 1; ; attempt++) {
       try {
         await handler.handle(event);
@@ -96,7 +103,10 @@ export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
         if (stopping) throw new Stopping('consumer stopping; message left uncommitted');
         metrics.eventsConsumed.inc({ topic: payload.topic, outcome: 'retried' });
         const delay = Math.min(maxMs, initialMs * 2 ** Math.min(attempt - 1, 10));
-        log.warn({ err, attempt, delay, eventId: event.eventId }, `handler failed; retrying ${payload.topic}`);
+        log.warn(
+          { err, attempt, delay, eventId: event.eventId },
+          `handler failed; retrying ${payload.topic}`,
+        );
         await new Promise((r) => setTimeout(r, delay));
         // Long retries must not cost us the partition: tell the coordinator we are alive.
         await payload.heartbeat();

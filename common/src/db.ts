@@ -47,7 +47,9 @@ export async function ensureDatabase(url: string, database: string): Promise<voi
   if (!SAFE_NAME.test(database)) throw new Error(`Refusing database name ${JSON.stringify(database)}`);
   const conn = await createConnection(connectionFromUrl(url));
   try {
-    await conn.query(`CREATE DATABASE IF NOT EXISTS \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+    await conn.query(
+      `CREATE DATABASE IF NOT EXISTS \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
+    );
   } finally {
     await conn.end();
   }

@@ -53,7 +53,13 @@ function fromBodyParser(err: unknown): AppError | undefined {
   }
 }
 
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'PROTOCOL_CONNECTION_LOST', 'ER_CON_COUNT_ERROR']);
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'PROTOCOL_CONNECTION_LOST',
+  'ER_CON_COUNT_ERROR',
+]);
 
 /** A database that cannot be reached is a 503 the caller can retry, not a 500. */
 function fromUnavailableDependency(err: unknown): AppError | undefined {

@@ -76,7 +76,9 @@ export function createHttpApp({ logger, metrics, readiness, routes }: HttpAppOpt
       logger,
       genReqId: (req) => (req as { id?: string }).id ?? randomUUID(),
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
+      autoLogging: {
+        ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics',
+      },
     }),
   );
   app.use(observeLatency(metrics));

@@ -12,3 +12,4 @@ export * from './outbox.js';
 export * from './schema.js';
 export * from './shutdown.js';
 export * from './service.js';
+export * from './processed-events.js';

@@ -15,7 +15,10 @@ export interface NewEvent<T extends EventType> {
 }
 
 /** Writes the event inside the caller's transaction: it is published if and only if that commits. */
-export async function enqueueEvent<T extends EventType>(trx: Knex.Transaction, event: NewEvent<T>): Promise<Envelope<T>> {
+export async function enqueueEvent<T extends EventType>(
+  trx: Knex.Transaction,
+  event: NewEvent<T>,
+): Promise<Envelope<T>> {
   const envelope = envelopeSchema(event.type).parse({
     eventId: randomUUID(),
     type: event.type,
@@ -74,7 +77,8 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     help: 'Outbox rows not yet published',
     registers: [metrics.registry],
     async collect() {
-      const row = (await db('outbox').whereNull('published_at').count({ n: '*' }).first()) as { n: number } | undefined;
+      const row = (await db('outbox').whereNull('published_at').count({ n: '*' }).first()) as
+        { n: number } | undefined;
       this.set(Number(row?.n ?? 0));
     },
   });
@@ -146,7 +150,8 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       } catch (err) {
         failures += 1;
         // Kafka or the database is down: keep the rows, back off, try again.
-        if (failures === 1 || failures % 20 === 0) log.warn({ err, failures }, 'outbox publish failed; will retry');
+        if (failures === 1 || failures % 20 === 0)
+          log.warn({ err, failures }, 'outbox publish failed; will retry');
       }
       if (!running) break;
       if (pendingWake && failures === 0) continue;

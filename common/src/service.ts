@@ -33,11 +33,21 @@ export interface ServiceRuntime {
 export function createRuntime(name: string, config: ServiceConfig, logger?: Logger): ServiceRuntime {
   const log = logger ?? createLogger({ service: name, level: config.LOG_LEVEL });
   const metrics = createMetrics(name);
-  const db = createDb({ url: config.MYSQL_URL, database: config.MYSQL_DATABASE, poolMax: config.DB_POOL_MAX });
+  const db = createDb({
+    url: config.MYSQL_URL,
+    database: config.MYSQL_DATABASE,
+    poolMax: config.DB_POOL_MAX,
+  });
   const kafka = createKafka({ clientId: name, brokers: config.KAFKA_BROKERS, logger: log });
   const producer = createProducer(kafka);
   const admin = kafka.admin();
-  const relay = createOutboxRelay({ db, producer, logger: log, metrics, topicPrefix: config.KAFKA_TOPIC_PREFIX });
+  const relay = createOutboxRelay({
+    db,
+    producer,
+    logger: log,
+    metrics,
+    topicPrefix: config.KAFKA_TOPIC_PREFIX,
+  });
   return { name, config, logger: log, metrics, db, kafka, producer, admin, relay };
 }
 
@@ -138,7 +148,13 @@ export async function runService(rt: ServiceRuntime, options: RunOptions): Promi
   }
   const worker = config.ROLE !== 'api' ? startWorker(rt, options) : undefined;
   // An api-only process still needs Kafka for /readyz.
-  if (!worker) void untilDone(logger, 'kafka connect', () => rt.admin.connect(), () => false);
+  if (!worker)
+    void untilDone(
+      logger,
+      'kafka connect',
+      () => rt.admin.connect(),
+      () => false,
+    );
 
   onShutdown(logger, [
     ['stop http intake', () => closeServer(server)],

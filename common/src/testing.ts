@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { createDb, dropDatabase, prepareDatabase, type Db } from './db.js';
 import { createLogger, type Logger } from './logger.js';
+import { createKafka } from './kafka.js';
 import { closeRuntime, createRuntime, type ServiceConfig, type ServiceRuntime } from './service.js';
 
 export const TEST_MYSQL_URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
@@ -19,7 +20,10 @@ export function uniqueId(): string {
 }
 
 /** A fresh, migrated database `<base>_test_<random>`; drop() removes it. */
-export async function createTestDatabase(base: string, migrationsDir: string): Promise<{ db: Db; name: string; drop(): Promise<void> }> {
+export async function createTestDatabase(
+  base: string,
+  migrationsDir: string,
+): Promise<{ db: Db; name: string; drop(): Promise<void> }> {
   const name = `${base}_test_${uniqueId()}`;
   await prepareDatabase({ url: TEST_MYSQL_URL, database: name }, migrationsDir);
   const db = createDb({ url: TEST_MYSQL_URL, database: name });
@@ -31,6 +35,23 @@ export async function createTestDatabase(base: string, migrationsDir: string): P
       await dropDatabase(TEST_MYSQL_URL, name);
     },
   };
+}
+
+/** Delete every topic of a test namespace so test runs do not pile topics up in the broker. */
+export async function deleteTestTopics(prefix: string): Promise<void> {
+  if (!prefix.startsWith('test-')) throw new Error(`Refusing to delete topics of ${JSON.stringify(prefix)}`);
+  const admin = createKafka({
+    clientId: 'test-cleanup',
+    brokers: TEST_KAFKA_BROKERS,
+    logger: createLogger({ service: 'test', level: 'silent' }),
+  }).admin();
+  await admin.connect();
+  try {
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+    if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 10_000 });
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** A topic namespace of its own, e.g. `test-1a2b3c4d.`; consumer groups take the same prefix. */
@@ -48,11 +69,16 @@ export function captureLogger(service = 'test'): CapturedLogger {
   const lines: Record<string, unknown>[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString('utf8').split('\n'))
+        if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
       done();
     },
   });
-  const logger = createLogger({ service, level: (process.env.TEST_LOG_LEVEL as 'debug') ?? 'debug', destination });
+  const logger = createLogger({
+    service,
+    level: (process.env.TEST_LOG_LEVEL as 'debug') ?? 'debug',
+    destination,
+  });
   return { logger, lines };
 }
 
@@ -72,7 +98,9 @@ export async function waitFor<T>(
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
-  throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+  throw new Error(
+    `Timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
+  );
 }
 
 /** Listen on port 0 and give back the base URL and a close function. */
@@ -125,12 +153,15 @@ export async function createTestRuntime(options: TestRuntimeOptions): Promise<Te
   };
   const { logger, lines } = captureLogger(options.name);
   const rt = createRuntime(options.name, config, logger);
+  // The runtime that made the namespace removes its topics; a shared one is the test's to remove.
+  const ownsTopics = options.topicPrefix === undefined;
   return {
     ...rt,
     lines,
     async close() {
       await closeRuntime(rt);
       await dropDatabase(TEST_MYSQL_URL, database);
+      if (ownsTopics) await deleteTestTopics(config.KAFKA_TOPIC_PREFIX);
     },
   };
 }

@@ -21,6 +21,7 @@ import {
   TEST_KAFKA_BROKERS,
   captureLogger,
   createTestDatabase,
+  deleteTestTopics,
   testTopicPrefix,
   waitFor,
 } from '@delivery/common/testing';
@@ -49,12 +50,14 @@ function placedEvent(orderId: number): Envelope<'order.created'> {
 /** Reads every message of `topic` from the beginning with a throwaway group. */
 async function collect(topic: string, prefix: string) {
   const seen: { key: string; value: string; headers: Record<string, string> }[] = [];
-  const consumer: Consumer = kafka.consumer({ groupId: `${prefix}reader-${randomUUID()}` });
+  const consumer: Consumer = kafka.consumer({ groupId: `${prefix}reader-${randomUUID()}`, maxWaitTimeInMs: 250 });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({
     eachMessage: async ({ message }) => {
-      const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]));
+      const headers = Object.fromEntries(
+        Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]),
+      );
       seen.push({ key: String(message.key), value: String(message.value), headers });
     },
   });
@@ -65,6 +68,7 @@ describe('consumer loop and outbox against the real broker', () => {
   const prefix = testTopicPrefix();
   const created = topicName(prefix, 'order.created');
   let producer: Producer;
+  const extraPrefixes: string[] = [];
 
   before(async () => {
     const admin = kafka.admin();
@@ -76,6 +80,7 @@ describe('consumer loop and outbox against the real broker', () => {
   });
   after(async () => {
     await producer.disconnect();
+    for (const p of [prefix, ...extraPrefixes]) await deleteTestTopics(p);
   });
 
   it('creates the topics and their DLQs', async () => {
@@ -111,7 +116,9 @@ describe('consumer loop and outbox against the real broker', () => {
     await loop.start();
     const dlq = await collect(`${created}.dlq`, prefix);
     try {
-      await waitFor(() => handled.length === 1 && dlq.seen.length === 3, { what: 'one handled, three in DLQ' });
+      await waitFor(() => handled.length === 1 && dlq.seen.length === 3, {
+        what: 'one handled, three in DLQ',
+      });
       assert.equal(handled[0]?.eventId, good.eventId);
       assert.deepEqual(
         dlq.seen.map((m) => m.headers['x-dlq-reason']),
@@ -159,12 +166,24 @@ describe('consumer loop and outbox against the real broker', () => {
       assert.equal(failuresLeft, -1, 'the failing message was tried four times');
     } finally {
       await loop.stop();
+      // Deleted after the producer disconnects: KafkaJS keeps refreshing metadata of topics it sent to.
+      extraPrefixes.push(prefix2);
     }
   });
 
   it('the relay publishes committed outbox rows with the envelope and correlation id, and nothing from a rollback', async () => {
-    const testDb = await createTestDatabase('common', fileURLToPath(new URL('../../migrations/order', import.meta.url)));
-    const relay = createOutboxRelay({ db: testDb.db, producer, logger, metrics: createMetrics('test'), topicPrefix: prefix, pollIntervalMs: 50 });
+    const testDb = await createTestDatabase(
+      'common',
+      fileURLToPath(new URL('../../migrations/order', import.meta.url)),
+    );
+    const relay = createOutboxRelay({
+      db: testDb.db,
+      producer,
+      logger,
+      metrics: createMetrics('test'),
+      topicPrefix: prefix,
+      pollIntervalMs: 50,
+    });
     const reader = await collect(topicName(prefix, 'order.confirmed'), prefix);
     try {
       const data = placedEvent(42).data;
