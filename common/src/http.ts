@@ -5,6 +5,7 @@ import { runWithCorrelationId } from './context.js';
 import { AppError, errorHandler, notFoundHandler } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import { openApiDocument, serveApiDocs, type RouteDoc } from './openapi.js';
 
 export type ReadinessCheck = () => Promise<void>;
 
@@ -14,6 +15,8 @@ export interface HttpAppOptions {
   /** Named dependency checks for /readyz; each throws when its dependency is not usable. */
   readiness: Record<string, ReadinessCheck>;
   routes: (app: Express) => void;
+  /** The service's route descriptions, served as OpenAPI at /openapi.json and /docs. */
+  api?: { title: string; version: string; description?: string; routes: RouteDoc[] };
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -66,7 +69,7 @@ async function checkAll(readiness: Record<string, ReadinessCheck>): Promise<Reco
 }
 
 /** The Express app every service shares: ids, logs, JSON parsing and errors, health, metrics. */
-export function createHttpApp({ logger, metrics, readiness, routes }: HttpAppOptions): Express {
+export function createHttpApp({ logger, metrics, readiness, routes, api }: HttpAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -97,6 +100,10 @@ export function createHttpApp({ logger, metrics, readiness, routes }: HttpAppOpt
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
+  if (api) {
+    const { routes: docs, ...info } = api;
+    serveApiDocs(app, openApiDocument(info, docs));
+  }
   routes(app);
   app.use(notFoundHandler);
   app.use(errorHandler(logger));

@@ -13,3 +13,4 @@ export * from './schema.js';
 export * from './shutdown.js';
 export * from './service.js';
 export * from './processed-events.js';
+export * from './openapi.js';
