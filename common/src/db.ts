@@ -3,6 +3,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createConnection } from 'mysql2/promise';
+import { withTimeout } from './timeout.js';
 
 export type { Knex } from 'knex';
 export type Db = Knex;
@@ -116,7 +117,5 @@ export async function prepareDatabase(options: DbOptions, dir: string): Promise<
 
 /** /readyz check: a round trip to the database. */
 export function dbReadiness(db: Db): () => Promise<void> {
-  return async () => {
-    await db.raw('select 1');
-  };
+  return () => withTimeout(db.raw('select 1'), 2_000, 'database did not answer within 2 s');
 }

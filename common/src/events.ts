@@ -20,9 +20,12 @@ export const orderItemData = z.object({
   quantity: z.number().int().min(1).max(1000),
 });
 
+/** Bounded like the columns that store them: an over-long value is poison, not a retry loop. */
+const orderNumber = z.string().min(1).max(64);
+
 export const orderPlacedData = z.object({
   orderId: positiveInt,
-  orderNumber: z.string().min(1),
+  orderNumber,
   customerId: positiveInt,
   city: z.string().min(1).max(100),
   items: z.array(orderItemData).min(1).max(100),
@@ -31,16 +34,16 @@ export const orderPlacedData = z.object({
 
 export const inventoryUpdatedData = z.object({
   orderId: positiveInt,
-  orderNumber: z.string().min(1),
+  orderNumber,
   status: z.enum(['RESERVED', 'REJECTED']),
-  reason: z.string().optional(),
+  reason: z.string().max(500).optional(),
 });
 
 export const orderDispatchedData = z.object({
   orderId: positiveInt,
-  orderNumber: z.string().min(1),
-  vehicleNumber: z.string().min(1),
-  city: z.string().min(1),
+  orderNumber,
+  vehicleNumber: z.string().min(1).max(100),
+  city: z.string().min(1).max(100),
 });
 
 export const eventDataSchemas = {

@@ -14,3 +14,4 @@ export * from './shutdown.js';
 export * from './service.js';
 export * from './processed-events.js';
 export * from './openapi.js';
+export * from './timeout.js';

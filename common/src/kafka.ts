@@ -1,5 +1,6 @@
 import { Kafka, Partitioners, logLevel, type Admin, type LogEntry, type Producer } from 'kafkajs';
 import type { Logger } from './logger.js';
+import { withTimeout } from './timeout.js';
 
 export type { Kafka, Producer, Admin } from 'kafkajs';
 
@@ -28,8 +29,9 @@ export function createKafka({ clientId, brokers, logger }: KafkaOptions): Kafka 
     logLevel: logLevel.WARN,
     logCreator:
       () =>
-      ({ level, log: { message, ...extra } }: LogEntry) => {
-        log[LEVELS[level] ?? 'info'](extra, message);
+      ({ level, log: { message, correlationId, ...extra } }: LogEntry) => {
+        // KafkaJS's correlationId is a protocol request number, not the flow's id: keep them apart.
+        log[LEVELS[level] ?? 'info']({ ...extra, kafkaRequestId: correlationId }, message);
       },
   });
 }
@@ -48,15 +50,19 @@ export async function ensureTopics(admin: Admin, topics: string[], numPartitions
   const existing = new Set(await admin.listTopics());
   const missing = topics.filter((t) => !existing.has(t));
   if (missing.length === 0) return;
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: missing.map((topic) => ({ topic, numPartitions, replicationFactor: 1 })),
-  });
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((topic) => ({ topic, numPartitions, replicationFactor: 1 })),
+    });
+  } catch (err) {
+    // Another service created some of them at the same moment: fine, as long as all exist now.
+    const now = new Set(await admin.listTopics());
+    if (!missing.every((t) => now.has(t))) throw err;
+  }
 }
 
-/** /readyz check: the broker answers a metadata request. */
+/** /readyz check: the broker answers a metadata request within the probe's time. */
 export function kafkaReadiness(admin: Admin): () => Promise<void> {
-  return async () => {
-    await admin.describeCluster();
-  };
+  return () => withTimeout(admin.describeCluster(), 2_000, 'kafka did not answer within 2 s');
 }
