@@ -1,5 +1,6 @@
 import type { Express } from 'express';
 import { createHttpApp, dbReadiness, kafkaReadiness, type ServiceRuntime } from '@delivery/common';
+import { registerOrderRoutes } from './orders/orders-routes.js';
 
 export type AppDeps = Pick<ServiceRuntime, 'logger' | 'metrics' | 'db' | 'admin' | 'relay'>;
 
@@ -8,6 +9,6 @@ export function createApp(deps: AppDeps): Express {
     logger: deps.logger,
     metrics: deps.metrics,
     readiness: { database: dbReadiness(deps.db), kafka: kafkaReadiness(deps.admin) },
-    routes: () => {},
+    routes: (app) => registerOrderRoutes(app, deps),
   });
 }

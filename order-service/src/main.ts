@@ -1,11 +1,12 @@
 import { createRuntime, runService } from '@delivery/common';
 import { createApp } from './app.js';
 import { loadConfig } from './config.js';
+import { orderEventHandlers } from './orders/order-events-consumer.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const rt = createRuntime('order-service', config);
-  await runService(rt, { app: createApp(rt), handlers: [] });
+  await runService(rt, { app: createApp(rt), handlers: orderEventHandlers(rt) });
 }
 
 main().catch((err: unknown) => {

@@ -1,0 +1,62 @@
+import { z } from 'zod';
+import { hasAtMostTwoDecimals, numberToCents } from './money.js';
+import { ORDER_STATUSES } from './order-status.js';
+
+/**
+ * Request schemas of the orders API. Unknown fields are refused (strict objects) rather than
+ * dropped: a misspelt field ("quantitiy") silently ignored would place a different order than
+ * the one the client meant.
+ */
+const MAX_ID = 2_147_483_647;
+const MAX_PRICE = 1_000_000;
+/** DECIMAL(12,2) holds at most 9 999 999 999.99. */
+const MAX_TOTAL_CENTS = 999_999_999_999;
+
+const id = z.number().int().positive().max(MAX_ID);
+
+const price = z.number().min(0).max(MAX_PRICE).refine(hasAtMostTwoDecimals, 'must have at most 2 decimals');
+
+export const orderItemBody = z.strictObject({
+  productId: id,
+  price,
+  quantity: z.number().int().min(1).max(1000),
+});
+
+export const placeOrderBody = z
+  .strictObject({
+    customerId: id,
+    city: z.string().trim().min(1).max(100),
+    items: z.array(orderItemBody).min(1).max(100),
+  })
+  .refine((order) => totalCents(order.items) <= MAX_TOTAL_CENTS, {
+    path: ['items'],
+    message: 'the order total exceeds 9999999999.99',
+    // By default zod runs this even after an item failed (-1 is not a price): only sum valid items.
+    when: (payload) => payload.issues.length === 0,
+  });
+
+export type PlaceOrderInput = z.infer<typeof placeOrderBody>;
+export type OrderItemInput = z.infer<typeof orderItemBody>;
+
+export function totalCents(items: OrderItemInput[]): number {
+  return items.reduce((sum, item) => sum + numberToCents(item.price) * item.quantity, 0);
+}
+
+/** Route ids arrive as strings; only a plain positive integer is an id. */
+export const orderIdParam = z.strictObject({
+  id: z
+    .string()
+    .regex(/^\d{1,10}$/, 'must be a positive integer')
+    .transform(Number)
+    .pipe(id),
+});
+
+export const listOrdersQuery = z.strictObject({
+  status: z.enum(ORDER_STATUSES).optional(),
+  city: z.string().trim().min(1).max(100).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+
+export type ListOrdersQuery = z.infer<typeof listOrdersQuery>;
+
+export const changeStatusBody = z.strictObject({ status: z.enum(ORDER_STATUSES) });

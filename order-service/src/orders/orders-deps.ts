@@ -1,0 +1,4 @@
+import type { ServiceRuntime } from '@delivery/common';
+
+/** What the orders feature needs from the process: passed in by main.ts, never imported. */
+export type OrdersDeps = Pick<ServiceRuntime, 'db' | 'relay' | 'logger'>;

@@ -1,0 +1,31 @@
+import type { Express } from 'express';
+import { changeOrderStatus } from './change-order-status.js';
+import { findOrders, getOrder } from './order-queries.js';
+import { changeStatusBody, listOrdersQuery, orderIdParam, placeOrderBody } from './order-schemas.js';
+import type { OrdersDeps } from './orders-deps.js';
+import { placeOrder } from './place-order.js';
+
+export function registerOrderRoutes(app: Express, deps: OrdersDeps): void {
+  const scoped = { ...deps, logger: deps.logger.child({ module: 'orders' }) };
+
+  app.post('/orders', async (req, res) => {
+    const input = placeOrderBody.parse(req.body);
+    const order = await placeOrder(scoped, input);
+    res.status(201).location(`/orders/${order.id}`).json(order);
+  });
+
+  app.get('/orders', async (req, res) => {
+    res.json(await findOrders(scoped, listOrdersQuery.parse(req.query)));
+  });
+
+  app.get('/orders/:id', async (req, res) => {
+    const { id } = orderIdParam.parse(req.params);
+    res.json(await getOrder(scoped, id));
+  });
+
+  app.patch('/orders/:id', async (req, res) => {
+    const { id } = orderIdParam.parse(req.params);
+    const { status } = changeStatusBody.parse(req.body);
+    res.json(await changeOrderStatus(scoped, id, status));
+  });
+}
