@@ -175,7 +175,7 @@ describe('order-service consumer: order.inventory.updated and order.dispatched',
       await publish(rt.producer, prefix(), 'order.dispatched', order.id, [tooLong, good]);
       await handled(good.eventId);
       await waitFor(() => dlq.seen.length === 1, { what: 'one message in the DLQ' });
-      assert.equal(dlq.seen[0]?.headers['x-dlq-reason'], 'rejected_by_handler');
+      assert.equal(dlq.seen[0]?.headers['x-dlq-reason'], 'invalid_envelope');
       assert.equal((await getOrder(order.id)).vehicleNumber, 'ABC-1234');
     } finally {
       await dlq.stop();

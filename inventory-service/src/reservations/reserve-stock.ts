@@ -1,5 +1,4 @@
 import {
-  PoisonMessageError,
   enqueueEvent,
   markEventProcessed,
   type Envelope,
@@ -24,8 +23,6 @@ type Decision =
  */
 export async function reserveStock(deps: ReservationDeps, event: OrderCreated): Promise<void> {
   const { orderId, orderNumber } = event.data;
-  // The column holds 64 characters; retrying a longer one would block the partition for ever.
-  if (orderNumber.length > 64) throw new PoisonMessageError('orderNumber is over 64 characters');
   const decision = await deps.db.transaction(async (trx): Promise<Decision> => {
     if (!(await markEventProcessed(trx, event))) return { status: 'duplicate' };
     // Another order.created for the same order (a new event id): the unique order_id is the final guard.

@@ -1,4 +1,4 @@
-import { PoisonMessageError, markEventProcessed, type Envelope, type Knex } from '@delivery/common';
+import { markEventProcessed, type Envelope, type Knex } from '@delivery/common';
 import { lockOrderOfEvent } from './order-events.js';
 import { canMove, statusesBefore } from './order-status.js';
 import type { OrdersDeps } from './orders-deps.js';
@@ -12,9 +12,6 @@ type Outcome = 'dispatched' | 'vehicle_recorded' | 'duplicate' | 'ignored';
  * DELIVERED (the release overtook this event) keeps its status but learns its vehicle.
  */
 export async function recordDispatch(deps: OrdersDeps, event: OrderDispatched): Promise<void> {
-  // The column holds 100 characters; retrying a longer one would block the partition for ever.
-  if (event.data.vehicleNumber.length > 100)
-    throw new PoisonMessageError('vehicleNumber is over 100 characters');
   const { outcome, order } = await deps.db.transaction(async (trx) => {
     if (!(await markEventProcessed(trx, event))) return { outcome: 'duplicate' as const, order: undefined };
     const locked = await lockOrderOfEvent(trx, event.data.orderId);
