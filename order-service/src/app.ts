@@ -1,6 +1,7 @@
 import type { Express } from 'express';
 import { createHttpApp, dbReadiness, kafkaReadiness, type ServiceRuntime } from '@delivery/common';
 import { registerOrderRoutes } from './orders/orders-routes.js';
+import { orderRouteDocs } from './orders/orders-api-docs.js';
 
 export type AppDeps = Pick<ServiceRuntime, 'logger' | 'metrics' | 'db' | 'admin' | 'relay'>;
 
@@ -9,6 +10,7 @@ export function createApp(deps: AppDeps): Express {
     logger: deps.logger,
     metrics: deps.metrics,
     readiness: { database: dbReadiness(deps.db), kafka: kafkaReadiness(deps.admin) },
+    api: { title: 'order-service', version: '1.0.0', routes: orderRouteDocs },
     routes: (app) => registerOrderRoutes(app, deps),
   });
 }

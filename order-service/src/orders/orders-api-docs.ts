@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import type { RouteDoc } from '@delivery/common';
+import { changeStatusBody, listOrdersQuery, orderIdParam, placeOrderBody } from './order-schemas.js';
+import { ORDER_STATUSES } from './order-status.js';
+
+/** The order JSON every route answers with (DESIGN.md §3); documentation only, never parsed. */
+export const orderResponse = z.object({
+  id: z.number().int(),
+  orderNumber: z.string().meta({ example: 'ORD-000123' }),
+  customerId: z.number().int(),
+  city: z.string(),
+  status: z.enum(ORDER_STATUSES),
+  items: z.array(z.object({ productId: z.number().int(), price: z.number(), quantity: z.number().int() })),
+  totalAmount: z.number(),
+  vehicleNumber: z.string().nullable(),
+  rejectionReason: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+const tags = ['orders'];
+
+export const orderRouteDocs: RouteDoc[] = [
+  {
+    method: 'post',
+    path: '/orders',
+    summary: 'Place an order; it starts PENDING and is confirmed or rejected by inventory',
+    tags,
+    body: placeOrderBody,
+    responses: {
+      201: { description: 'the order, PENDING', schema: orderResponse },
+      400: { description: 'validation_failed or malformed_json, with details; nothing written' },
+      415: { description: 'the body is not JSON' },
+    },
+  },
+  {
+    method: 'get',
+    path: '/orders',
+    summary: 'List orders, newest first',
+    tags,
+    query: listOrdersQuery,
+    responses: { 200: { description: 'orders', schema: z.array(orderResponse) }, 400: { description: 'bad query' } },
+  },
+  {
+    method: 'get',
+    path: '/orders/:id',
+    summary: 'One order',
+    tags,
+    params: orderIdParam,
+    responses: {
+      200: { description: 'the order', schema: orderResponse },
+      400: { description: 'the id is not a positive integer' },
+      404: { description: 'no such order' },
+    },
+  },
+  {
+    method: 'patch',
+    path: '/orders/:id',
+    summary: 'Move an order forward (DELIVERED); the current status is a no-op',
+    tags,
+    params: orderIdParam,
+    body: changeStatusBody,
+    responses: {
+      200: { description: 'the order', schema: orderResponse },
+      400: { description: 'unknown status' },
+      404: { description: 'no such order' },
+      409: { description: 'invalid_transition: the order would move backwards' },
+    },
+  },
+];
