@@ -99,6 +99,7 @@ export async function startSystem(
       KAFKA_TOPIC_PREFIX: prefix,
       KAFKA_PARTITIONS: '3',
       ORDER_SERVICE_URL: `http://127.0.0.1:${ports['order-service']}`,
+      REDIS_KEY_PREFIX: `test-${run}:`,
       LOG_LEVEL: 'debug',
       ...extraEnv[s.name],
     };

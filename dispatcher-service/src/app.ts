@@ -1,13 +1,27 @@
 import type { Express } from 'express';
 import { createHttpApp, dbReadiness, kafkaReadiness, type ServiceRuntime } from '@delivery/common';
+import type { DispatchDeps } from './dispatch/dispatch-deps.js';
+import type { OrdersClient } from './orders-client/orders-client.js';
+import { redisReadiness, type RedisClient } from './redis.js';
+import { vehicleRouteDocs } from './vehicles/vehicle-route-docs.js';
+import { vehicleRoutes } from './vehicles/vehicles-routes.js';
 
-export type AppDeps = Pick<ServiceRuntime, 'logger' | 'metrics' | 'db' | 'admin' | 'relay'>;
+export interface AppDeps extends Pick<ServiceRuntime, 'logger' | 'metrics' | 'db' | 'admin'> {
+  redis: RedisClient;
+  dispatch: DispatchDeps;
+  orders: OrdersClient;
+}
 
 export function createApp(deps: AppDeps): Express {
   return createHttpApp({
     logger: deps.logger,
     metrics: deps.metrics,
-    readiness: { database: dbReadiness(deps.db), kafka: kafkaReadiness(deps.admin) },
-    routes: () => {},
+    readiness: {
+      database: dbReadiness(deps.db),
+      kafka: kafkaReadiness(deps.admin),
+      redis: redisReadiness(deps.redis),
+    },
+    routes: (app) => vehicleRoutes(app, deps),
+    api: { title: 'dispatcher-service', version: '1.0.0', routes: vehicleRouteDocs },
   });
 }

@@ -1,11 +1,23 @@
 import { createRuntime, runService } from '@delivery/common';
-import { createApp } from './app.js';
 import { loadConfig } from './config.js';
+import { createDispatcher } from './dispatcher.js';
+import { closeRedis, connectRedis, createRedis } from './redis.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const rt = createRuntime('dispatcher-service', config);
-  await runService(rt, { app: createApp(rt), handlers: [] });
+  const redis = createRedis(config.REDIS_URL, rt.logger);
+  connectRedis(redis, rt.logger);
+  const { app, handlers, workers, orders } = createDispatcher(rt, redis, config);
+  await runService(rt, {
+    app,
+    handlers,
+    workers,
+    close: [
+      ['close order-service client', () => orders.close()],
+      ['close redis', () => closeRedis(redis)],
+    ],
+  });
 }
 
 main().catch((err: unknown) => {

@@ -1,0 +1,119 @@
+import type { Logger } from '@delivery/common';
+import { activeOrdersOfVehicles, listActiveLocks, stillActive } from './assignments-repository.js';
+import { serveWaitingOrders } from './allocate-vehicle.js';
+import type { DispatchDeps } from './dispatch-deps.js';
+import { citiesWithWaitingAndFree } from './waiting-orders-repository.js';
+
+/** A lock younger than this may belong to an allocation whose transaction has not committed yet. */
+const FRESH_LOCK_MS = 60_000;
+const PAGE = 500;
+
+export interface ReconcileReport {
+  removed: number;
+  restored: number;
+  allocated: number;
+}
+
+export interface LockReconciler {
+  start(): void;
+  stop(): Promise<void>;
+  /** One full pass; what start() runs at once and then every interval. */
+  reconcile(): Promise<ReconcileReport>;
+}
+
+/**
+ * Keeps Redis in line with the assignments, the source of truth (Redis keeps nothing on disk
+ * here): removes locks without an active assignment, re-creates missing ones, then serves
+ * cities where an order waits beside a free vehicle (a crash between a release and its
+ * re-allocation). Safe to run in every instance at once: it only compare-and-deletes and SET NXs.
+ */
+export function createLockReconciler(
+  deps: DispatchDeps,
+  { intervalMs, logger }: { intervalMs: number; logger: Logger },
+): LockReconciler {
+  const log = logger.child({ module: 'lock-reconciler' });
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<boolean> | undefined;
+  let stopped = true;
+  let failures = 0;
+
+  async function reconcile(): Promise<ReconcileReport> {
+    const removed = await removeStrayLocks(deps);
+    const restored = await restoreMissingLocks(deps);
+    let allocated = 0;
+    for (const key of await citiesWithWaitingAndFree(deps.db)) {
+      allocated += (await serveWaitingOrders(deps, key)).allocated.length;
+    }
+    if (removed + restored + allocated > 0)
+      log.warn({ removed, restored, allocated }, 'vehicle locks reconciled');
+    return { removed, restored, allocated };
+  }
+
+  async function tick(): Promise<void> {
+    running = reconcile().then(
+      () => true,
+      (err: unknown) => {
+        log.warn({ err, failures }, 'lock reconciliation failed; retrying soon');
+        return false;
+      },
+    );
+    failures = (await running) ? 0 : failures + 1;
+    // Redis or MySQL still connecting at boot must not postpone the start-up pass a whole interval.
+    const delay = failures > 0 ? Math.min(intervalMs, 500 * 2 ** Math.min(failures, 6)) : intervalMs;
+    if (!stopped) timer = setTimeout(() => void tick(), delay);
+  }
+
+  return {
+    reconcile,
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      void tick();
+    },
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}
+
+async function removeStrayLocks(deps: DispatchDeps): Promise<number> {
+  let removed = 0;
+  for await (const batch of deps.locks.scan()) {
+    const active = await activeOrdersOfVehicles(
+      deps.db,
+      batch.map((l) => l.vehicleKey),
+    );
+    for (const { vehicleKey, orderId, pttl } of batch) {
+      if (orderId === null || String(active.get(vehicleKey)) === orderId || isFresh(pttl, deps.locks.ttlMs))
+        continue;
+      if (await deps.locks.release(vehicleKey, orderId)) removed += 1;
+    }
+  }
+  return removed;
+}
+
+function isFresh(pttl: number, ttlMs: number): boolean {
+  return pttl > 0 && pttl > ttlMs - FRESH_LOCK_MS;
+}
+
+async function restoreMissingLocks(deps: DispatchDeps): Promise<number> {
+  let restored = 0;
+  for (let afterId = 0; ;) {
+    const page = await listActiveLocks(deps.db, afterId, PAGE);
+    const results = await Promise.all(page.map((a) => deps.locks.create(a.vehicle_key, Number(a.order_id))));
+    const made = page.filter((_, i) => results[i]);
+    // A release may have closed one of these between our read and our SET: undo those.
+    const active = await stillActive(
+      deps.db,
+      made.map((a) => Number(a.assignment_id)),
+    );
+    for (const a of made) {
+      if (active.has(Number(a.assignment_id))) restored += 1;
+      else await deps.locks.release(a.vehicle_key, Number(a.order_id));
+    }
+    if (page.length < PAGE) return restored;
+    afterId = Number(page[page.length - 1]!.assignment_id);
+  }
+}

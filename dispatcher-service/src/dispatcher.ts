@@ -1,0 +1,55 @@
+import type { Express } from 'express';
+import type { EventHandler, ServiceRuntime } from '@delivery/common';
+import { createApp } from './app.js';
+import type { DispatcherSettings } from './config.js';
+import type { DispatchDeps } from './dispatch/dispatch-deps.js';
+import { createDispatchMetrics } from './dispatch/dispatch-metrics.js';
+import { createLockReconciler, type LockReconciler } from './dispatch/lock-reconciler.js';
+import { orderConfirmedHandler } from './dispatch/order-confirmed-consumer.js';
+import { createVehicleLocks } from './dispatch/vehicle-locks.js';
+import { createOrdersClient, type OrdersClient } from './orders-client/orders-client.js';
+import type { RedisClient } from './redis.js';
+
+export interface Dispatcher {
+  app: Express;
+  handlers: EventHandler[];
+  workers: LockReconciler[];
+  dispatch: DispatchDeps;
+  orders: OrdersClient;
+  reconciler: LockReconciler;
+}
+
+/**
+ * The dispatcher's parts on top of a runtime and a Redis client: the HTTP app, the
+ * order.confirmed handler and the lock reconciler. main.ts wires these into runService; tests
+ * build the same parts on a test runtime.
+ */
+export function createDispatcher(
+  rt: ServiceRuntime,
+  redis: RedisClient,
+  settings: DispatcherSettings,
+): Dispatcher {
+  const dispatch: DispatchDeps = {
+    db: rt.db,
+    relay: rt.relay,
+    logger: rt.logger.child({ module: 'dispatch' }),
+    locks: createVehicleLocks(redis, {
+      prefix: settings.REDIS_KEY_PREFIX,
+      ttlMs: settings.VEHICLE_LOCK_TTL_MS,
+    }),
+    metrics: createDispatchMetrics(rt.metrics.registry, rt.db),
+  };
+  const orders = createOrdersClient({ baseUrl: settings.ORDER_SERVICE_URL, logger: rt.logger });
+  const reconciler = createLockReconciler(dispatch, {
+    intervalMs: settings.LOCK_RECONCILE_INTERVAL_MS,
+    logger: rt.logger,
+  });
+  return {
+    app: createApp({ ...rt, redis, dispatch, orders }),
+    handlers: [orderConfirmedHandler(dispatch)],
+    workers: [reconciler],
+    dispatch,
+    orders,
+    reconciler,
+  };
+}

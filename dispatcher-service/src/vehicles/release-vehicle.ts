@@ -1,0 +1,77 @@
+import { AppError } from '@delivery/common';
+import {
+  closeAssignment,
+  findActiveAssignment,
+  type Assignment,
+} from '../dispatch/assignments-repository.js';
+import { serveWaitingOrdersAfter } from '../dispatch/allocate-vehicle.js';
+import type { DispatchDeps } from '../dispatch/dispatch-deps.js';
+import { cityKey, vehicleKey } from '../keys.js';
+import type { OrdersClient } from '../orders-client/orders-client.js';
+import type { ReleaseVehicleInput } from './vehicle-schemas.js';
+import { findVehicleByKey, markVehicleReleased, type Vehicle } from './vehicles-repository.js';
+
+export interface ReleasedVehicle {
+  vehicle_number: string;
+  city: string;
+  orderId: number;
+  orderNumber: string;
+  status: 'DELIVERED';
+}
+
+/**
+ * Delivers the vehicle's order and frees the vehicle. order-service is told first: when it
+ * cannot be reached nothing changes here (502), and repeating the request completes the
+ * release. The assignment, not the Redis lock, says which order the vehicle carries: the lock
+ * may have vanished with a Redis restart.
+ */
+export async function releaseVehicle(
+  deps: DispatchDeps & { orders: OrdersClient },
+  input: ReleaseVehicleInput,
+): Promise<ReleasedVehicle> {
+  const vehicle = await findVehicleByKey(deps.db, vehicleKey(input.vehicle_number));
+  if (!vehicle || (input.city !== undefined && cityKey(input.city) !== vehicle.city_key)) {
+    const where = input.city === undefined ? '' : ` in ${input.city}`;
+    throw new AppError('vehicle_not_found', `No vehicle ${input.vehicle_number}${where}`, 404);
+  }
+  const assignment = await findActiveAssignment(deps.db, vehicle.id);
+  if (!assignment) throw new AppError('vehicle_not_allocated', `${vehicle.vehicle_number} has no order`, 409);
+
+  const orderId = Number(assignment.order_id);
+  await deps.orders.markDelivered(orderId);
+  await freeVehicle(deps, vehicle, assignment);
+  deps.logger.info(
+    {
+      orderId,
+      orderNumber: assignment.order_number,
+      vehicle_number: vehicle.vehicle_number,
+      city: vehicle.city,
+    },
+    `Vehicle released from order ${assignment.order_number}`,
+  );
+  await serveWaitingOrdersAfter(deps, vehicle.city_key, 'release');
+  return {
+    vehicle_number: vehicle.vehicle_number,
+    city: vehicle.city,
+    orderId,
+    orderNumber: assignment.order_number,
+    status: 'DELIVERED',
+  };
+}
+
+async function freeVehicle(deps: DispatchDeps, vehicle: Vehicle, assignment: Assignment): Promise<void> {
+  // A concurrent release of the same vehicle may close it first: the outcome is the same.
+  await deps.db.transaction(async (trx) => {
+    if (await closeAssignment(deps.db, assignment.id, trx))
+      await markVehicleReleased(deps.db, vehicle.id, trx);
+  });
+  try {
+    await deps.locks.release(vehicle.vehicle_key, assignment.order_id);
+  } catch (err) {
+    // The assignment is closed; the stray lock only hides the vehicle until the reconciler removes it.
+    deps.logger.warn(
+      { err, vehicle_number: vehicle.vehicle_number },
+      'could not drop the vehicle lock; the reconciler will',
+    );
+  }
+}

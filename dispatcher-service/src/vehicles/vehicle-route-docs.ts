@@ -1,0 +1,68 @@
+import type { RouteDoc } from '@delivery/common';
+import {
+  cityParams,
+  listVehiclesQuery,
+  registerVehicleBody,
+  registeredVehicle,
+  releaseInCityParams,
+  releaseParams,
+  releasedVehicle,
+  vehicleListing,
+} from './vehicle-schemas.js';
+
+const tags = ['dispatch-locations'];
+
+const releaseResponses = {
+  200: {
+    description: 'order DELIVERED, vehicle free (and given to the oldest waiting order of its city)',
+    schema: releasedVehicle,
+  },
+  400: { description: 'malformed vehicle number or city' },
+  404: { description: 'vehicle_not_found: unknown vehicle, or not in that city' },
+  409: { description: 'vehicle_not_allocated: the vehicle carries no order' },
+  502: { description: 'order-service unreachable or refusing: nothing changed, repeat the request' },
+};
+
+/** The dispatcher's routes, described from the schemas they validate with (served at /openapi.json). */
+export const vehicleRouteDocs: RouteDoc[] = [
+  {
+    method: 'post',
+    path: '/dispatch-locations',
+    summary: 'Register a vehicle in a city',
+    tags,
+    body: registerVehicleBody,
+    responses: {
+      201: { description: 'registered', schema: registeredVehicle },
+      400: { description: 'validation_failed' },
+      409: { description: 'vehicle_exists (case-insensitive)' },
+    },
+  },
+  {
+    method: 'get',
+    path: '/dispatch-locations/:city',
+    summary: "A city's vehicles in registration order (city matched case-insensitively, trimmed)",
+    tags,
+    params: cityParams,
+    query: listVehiclesQuery,
+    responses: {
+      200: { description: 'vehicles', schema: vehicleListing },
+      400: { description: 'validation_failed' },
+    },
+  },
+  {
+    method: 'patch',
+    path: '/dispatch-locations/:vehicle_number/release',
+    summary: "Deliver the vehicle's order and free the vehicle",
+    tags,
+    params: releaseParams,
+    responses: releaseResponses,
+  },
+  {
+    method: 'patch',
+    path: '/dispatch-locations/:vehicle_number/:city/release',
+    summary: 'The same, checking the city too (the form of the assignment example)',
+    tags,
+    params: releaseInCityParams,
+    responses: releaseResponses,
+  },
+];

@@ -1,0 +1,161 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { uniqueId, waitFor } from '@delivery/common/testing';
+import { createLockReconciler } from '../src/dispatch/lock-reconciler.js';
+import {
+  assignments,
+  buildConfirmed,
+  deleteKeys,
+  linesWith,
+  lockKey,
+  publishConfirmed,
+  registerVehicle,
+  startOrderStub,
+  startTestDispatcher,
+  testRedisPrefix,
+  waitingOrderIds,
+  type OrderStub,
+  type TestDispatcher,
+} from './support.js';
+
+const newCity = () => `City ${uniqueId()}`;
+const vehicleNo = () => `V-${uniqueId().toUpperCase()}`;
+
+describe('the lock reconciler', () => {
+  let stub: OrderStub;
+  let d: TestDispatcher;
+  const redisPrefix = testRedisPrefix();
+  const lockOf = (vehicle: string) => d.redis.get(lockKey(redisPrefix, vehicle));
+
+  before(async () => {
+    stub = await startOrderStub();
+    // The periodic pass is far away: each test runs a pass itself, so nothing races the arrangement.
+    d = await startTestDispatcher({ orderServiceUrl: stub.url, redisPrefix, reconcileIntervalMs: 60_000 });
+  });
+  after(async () => {
+    await d?.close();
+    await stub?.stop();
+  });
+
+  /** A city whose vehicles all carry an order. */
+  async function busyCity(vehicles: number) {
+    const city = newCity();
+    const numbers = Array.from({ length: vehicles }, vehicleNo);
+    for (const v of numbers) await registerVehicle(d.url, v, city);
+    const orders = numbers.map(() => buildConfirmed({ city }));
+    await publishConfirmed(d.rt, ...orders);
+    const ids = orders.map((o) => o.data.orderId);
+    const rows = await waitFor(
+      async () => {
+        const active = (await assignments(d.rt, { status: 'ACTIVE' })).filter((a) =>
+          ids.includes(a.order_id),
+        );
+        return active.length === vehicles && active;
+      },
+      { what: 'every vehicle allocated' },
+    );
+    return { city, rows };
+  }
+
+  it('when the locks vanished (Redis flushed), a pass re-creates them with the order ids and a new order gets no busy vehicle', async () => {
+    const { city, rows } = await busyCity(2);
+    assert.ok((await deleteKeys(d.redis, redisPrefix)) >= 2);
+    for (const r of rows) assert.equal(await lockOf(r.vehicle_number), null);
+
+    const report = await d.parts.reconciler.reconcile();
+
+    assert.ok(report.restored >= 2, `restored ${report.restored}`);
+    for (const r of rows) assert.equal(await lockOf(r.vehicle_number), String(r.order_id));
+    const late = buildConfirmed({ city });
+    await publishConfirmed(d.rt, late);
+    await waitFor(
+      () => linesWith(d.rt, 'All vehicles occupied').some((l) => l.orderNumber === late.data.orderNumber),
+      {
+        what: 'All vehicles occupied for the new order',
+      },
+    );
+    assert.deepEqual(await waitingOrderIds(d.rt, city.toLowerCase()), [late.data.orderId]);
+    const active = (await assignments(d.rt, { status: 'ACTIVE' })).filter(
+      (a) => a.city_key === city.toLowerCase(),
+    );
+    assert.deepEqual(active.map((a) => a.order_id).sort(), rows.map((r) => r.order_id).sort());
+  });
+
+  it('a lock with no active assignment is removed, and the order waiting for that vehicle is then served', async () => {
+    const city = newCity();
+    const waiting = buildConfirmed({ city });
+    await publishConfirmed(d.rt, waiting);
+    await waitFor(
+      () => linesWith(d.rt, `Cannot find vehicle for order ${waiting.data.orderNumber}`).length === 1,
+      {
+        what: 'the order waits',
+      },
+    );
+    const vehicle = vehicleNo();
+    // Left by a crashed release, long enough ago that it cannot be an allocation in flight.
+    await d.redis.set(lockKey(redisPrefix, vehicle), '999999', {
+      expiration: { type: 'PX', value: 600_000 },
+    });
+    assert.equal((await registerVehicle(d.url, vehicle, city)).status, 201);
+    assert.deepEqual(
+      await waitingOrderIds(d.rt, city.toLowerCase()),
+      [waiting.data.orderId],
+      'the stray lock hid the vehicle',
+    );
+
+    const report = await d.parts.reconciler.reconcile();
+
+    assert.ok(report.removed >= 1 && report.allocated >= 1, JSON.stringify(report));
+    assert.equal(await lockOf(vehicle), String(waiting.data.orderId));
+    assert.deepEqual(await waitingOrderIds(d.rt, city.toLowerCase()), []);
+    assert.equal(linesWith(d.rt, `Vehicle allocated for order ${waiting.data.orderNumber}`).length, 1);
+  });
+
+  it('a lock taken moments ago is left alone: its allocation may still be committing', async () => {
+    const vehicle = vehicleNo();
+    await d.redis.set(lockKey(redisPrefix, vehicle), '888888', {
+      expiration: { type: 'PX', value: d.settings.VEHICLE_LOCK_TTL_MS },
+    });
+    await d.parts.reconciler.reconcile();
+    assert.equal(await lockOf(vehicle), '888888');
+  });
+
+  it('after a crash between a release and the re-allocation, a pass gives the vehicle to the oldest waiting order', async () => {
+    const { city, rows } = await busyCity(1);
+    const pair = [buildConfirmed({ city }), buildConfirmed({ city })];
+    await publishConfirmed(d.rt, ...pair);
+    const occupiedFor = (n: string) =>
+      linesWith(d.rt, 'All vehicles occupied').some((l) => l.orderNumber === n);
+    await waitFor(() => pair.every((o) => occupiedFor(o.data.orderNumber)), { what: 'both orders handled' });
+    // Two partitions may deliver them in either order: the queue says which waited longer.
+    const [oldest, newer] = await waitingOrderIds(d.rt, city.toLowerCase());
+    assert.ok(oldest !== undefined && newer !== undefined, 'two orders wait');
+    // What a release leaves behind when the process dies right after freeing the vehicle.
+    await d.rt.db('assignments').where({ order_id: rows[0]!.order_id }).update({ status: 'RELEASED' });
+    await d.redis.del(lockKey(redisPrefix, rows[0]!.vehicle_number));
+
+    const report = await d.parts.reconciler.reconcile();
+
+    assert.ok(report.allocated >= 1, JSON.stringify(report));
+    assert.equal(await lockOf(rows[0]!.vehicle_number), String(oldest));
+    assert.deepEqual(await waitingOrderIds(d.rt, city.toLowerCase()), [newer]);
+  });
+
+  it('as a worker it runs at start and then every interval', async () => {
+    const { rows } = await busyCity(1);
+    await deleteKeys(d.redis, redisPrefix);
+    const reconciler = createLockReconciler(d.parts.dispatch, { intervalMs: 200, logger: d.rt.logger });
+    reconciler.start();
+    try {
+      await waitFor(async () => (await lockOf(rows[0]!.vehicle_number)) === String(rows[0]!.order_id), {
+        what: 'the lock re-created by the start-up pass',
+      });
+      await deleteKeys(d.redis, redisPrefix);
+      await waitFor(async () => (await lockOf(rows[0]!.vehicle_number)) === String(rows[0]!.order_id), {
+        what: 'the lock re-created by a periodic pass',
+      });
+    } finally {
+      await reconciler.stop();
+    }
+  });
+});

@@ -1,0 +1,177 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { uniqueId, waitFor } from '@delivery/common/testing';
+import {
+  assignments,
+  buildConfirmed,
+  lockKey,
+  publishConfirmed,
+  registerVehicle,
+  release,
+  startOrderStub,
+  startTestDispatcher,
+  testRedisPrefix,
+  type OrderStub,
+  type TestDispatcher,
+} from './support.js';
+
+const newCity = () => `City ${uniqueId()}`;
+const vehicleNo = () => `V-${uniqueId().toUpperCase()}`;
+
+interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+describe('PATCH /dispatch-locations/…/release', () => {
+  let stub: OrderStub;
+  let d: TestDispatcher;
+  const redisPrefix = testRedisPrefix();
+
+  before(async () => {
+    stub = await startOrderStub();
+    d = await startTestDispatcher({ orderServiceUrl: stub.url, redisPrefix });
+  });
+  after(async () => {
+    await d?.close();
+    await stub?.stop();
+  });
+
+  /** A registered vehicle carrying a freshly confirmed order. */
+  async function allocatedVehicle(city = newCity()) {
+    const vehicle = vehicleNo();
+    assert.equal((await registerVehicle(d.url, vehicle, city)).status, 201);
+    const order = buildConfirmed({ city });
+    await publishConfirmed(d.rt, order);
+    await waitFor(async () => (await assignments(d.rt)).some((a) => a.order_id === order.data.orderId), {
+      what: 'the order allocated',
+    });
+    return { vehicle, city, order };
+  }
+
+  const statusOf = async (orderId: number) =>
+    (await assignments(d.rt)).find((a) => a.order_id === orderId)?.status;
+
+  it('with the city form of the assignment example (any case), delivers the order, frees the vehicle and answers 200', async () => {
+    const { vehicle, city, order } = await allocatedVehicle();
+    const res = await release(
+      d.url,
+      `${vehicle.toLowerCase()}/${encodeURIComponent(city.toLowerCase())}/release`,
+      {
+        'x-request-id': 'req-release-1',
+      },
+    );
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), {
+      vehicle_number: vehicle,
+      city,
+      orderId: order.data.orderId,
+      orderNumber: order.data.orderNumber,
+      status: 'DELIVERED',
+    });
+    assert.deepEqual(
+      stub.patches.filter((p) => p.orderId === order.data.orderId),
+      [{ orderId: order.data.orderId, body: { status: 'DELIVERED' }, requestId: 'req-release-1' }],
+    );
+    assert.equal(await statusOf(order.data.orderId), 'RELEASED');
+    assert.equal(await d.redis.get(lockKey(redisPrefix, vehicle)), null, 'the lock is gone');
+    const available = await fetch(`${d.url}/dispatch-locations/${encodeURIComponent(city)}?available=true`);
+    assert.deepEqual(await available.json(), [{ vehicle_number: vehicle, city }]);
+  });
+
+  it('when the vehicle is unknown, 404 vehicle_not_found and order-service is not called', async () => {
+    const calls = stub.patches.length;
+    const res = await release(d.url, 'NOPE-0000/release');
+    assert.equal(res.status, 404);
+    assert.equal(((await res.json()) as ErrorBody).error.code, 'vehicle_not_found');
+    assert.equal(stub.patches.length, calls);
+  });
+
+  it("when the city is not the vehicle's, 404 vehicle_not_found and the vehicle stays allocated", async () => {
+    const { vehicle, order } = await allocatedVehicle();
+    const res = await release(d.url, `${vehicle}/Elsewhere/release`);
+    assert.equal(res.status, 404);
+    assert.equal(((await res.json()) as ErrorBody).error.code, 'vehicle_not_found');
+    assert.equal(await statusOf(order.data.orderId), 'ACTIVE');
+  });
+
+  it('when the vehicle has no order, 409 vehicle_not_allocated', async () => {
+    const vehicle = vehicleNo();
+    await registerVehicle(d.url, vehicle, newCity());
+    const res = await release(d.url, `${vehicle}/release`);
+    assert.equal(res.status, 409);
+    assert.equal(((await res.json()) as ErrorBody).error.code, 'vehicle_not_allocated');
+  });
+
+  it('when the vehicle was released already, a repeated release is 409 vehicle_not_allocated', async () => {
+    const { vehicle } = await allocatedVehicle();
+    assert.equal((await release(d.url, `${vehicle}/release`)).status, 200);
+    const again = await release(d.url, `${vehicle}/release`);
+    assert.equal(again.status, 409);
+  });
+
+  it('when order-service is down, 502 with the vehicle still allocated; once it is back the same call completes', async () => {
+    const { vehicle, city, order } = await allocatedVehicle();
+    await stub.stop();
+    let res: Response;
+    try {
+      res = await release(d.url, `${vehicle}/${encodeURIComponent(city)}/release`);
+    } finally {
+      await stub.start();
+    }
+    assert.equal(res.status, 502);
+    assert.equal(((await res.json()) as ErrorBody).error.code, 'order_service_unavailable');
+    assert.equal(await statusOf(order.data.orderId), 'ACTIVE');
+    assert.equal(await d.redis.get(lockKey(redisPrefix, vehicle)), String(order.data.orderId));
+    assert.equal(stub.patches.filter((p) => p.orderId === order.data.orderId).length, 0);
+
+    const retry = await release(d.url, `${vehicle}/${encodeURIComponent(city)}/release`);
+    assert.equal(retry.status, 200);
+    assert.deepEqual(
+      stub.patches.filter((p) => p.orderId === order.data.orderId).map((p) => p.body),
+      [{ status: 'DELIVERED' }],
+    );
+    assert.equal(await statusOf(order.data.orderId), 'RELEASED');
+    assert.equal(await d.redis.get(lockKey(redisPrefix, vehicle)), null);
+  });
+
+  it('when order-service answers 503 then 200, the client retries and the release succeeds', async () => {
+    const { vehicle, order } = await allocatedVehicle();
+    stub.answer(503);
+    const res = await release(d.url, `${vehicle}/release`);
+    assert.equal(res.status, 200);
+    assert.equal(stub.patches.filter((p) => p.orderId === order.data.orderId).length, 2);
+    assert.equal(await statusOf(order.data.orderId), 'RELEASED');
+  });
+
+  it('when order-service keeps answering 500, 502 after a few attempts and nothing changes', async () => {
+    const { vehicle, order } = await allocatedVehicle();
+    stub.answer(500, 500, 500);
+    const res = await release(d.url, `${vehicle}/release`);
+    assert.equal(res.status, 502);
+    assert.equal(stub.patches.filter((p) => p.orderId === order.data.orderId).length, 3);
+    assert.equal(await statusOf(order.data.orderId), 'ACTIVE');
+  });
+
+  it('when order-service answers 409 (the order is DELIVERED already), the release completes', async () => {
+    const { vehicle, order } = await allocatedVehicle();
+    stub.answer(409);
+    const res = await release(d.url, `${vehicle}/release`);
+    assert.equal(res.status, 200);
+    assert.equal(await statusOf(order.data.orderId), 'RELEASED');
+  });
+
+  it('when order-service does not know the order (404), 502 order_service_rejected and the vehicle stays allocated', async () => {
+    const { vehicle, order } = await allocatedVehicle();
+    stub.answer(404);
+    const res = await release(d.url, `${vehicle}/release`);
+    assert.equal(res.status, 502);
+    assert.equal(((await res.json()) as ErrorBody).error.code, 'order_service_rejected');
+    assert.equal(await statusOf(order.data.orderId), 'ACTIVE');
+  });
+
+  it('when the vehicle number in the path is malformed, 400 validation_failed', async () => {
+    const res = await release(d.url, `${encodeURIComponent('AB_12!')}/release`);
+    assert.equal(res.status, 400);
+    assert.equal(((await res.json()) as ErrorBody).error.code, 'validation_failed');
+  });
+});

@@ -1,0 +1,263 @@
+/**
+ * Dispatcher test support: the service's parts on a test runtime (own database, topic
+ * namespace, Redis key prefix, port 0), a stand-in for order-service, and event helpers.
+ * Nothing here flushes Redis: cleanup deletes only the keys under the test's own prefix.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { Consumer } from 'kafkajs';
+import { envelopeSchema, startWorker, topicName, type Envelope, type Worker } from '@delivery/common';
+import { createTestRuntime, listen, uniqueId, waitFor, type TestRuntime } from '@delivery/common/testing';
+import type { DispatcherSettings } from '../src/config.js';
+import { createDispatcher, type Dispatcher } from '../src/dispatcher.js';
+import { closeRedis, createRedis, type RedisClient } from '../src/redis.js';
+
+export const MIGRATIONS = fileURLToPath(new URL('../../migrations/dispatcher', import.meta.url));
+export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export function testRedisPrefix(): string {
+  return `test-${uniqueId()}:`;
+}
+
+export interface TestDispatcher {
+  rt: TestRuntime;
+  redis: RedisClient;
+  parts: Dispatcher;
+  url: string;
+  worker: Worker;
+  settings: DispatcherSettings;
+  close(): Promise<void>;
+}
+
+export interface TestDispatcherOptions {
+  orderServiceUrl: string;
+  redisPrefix: string;
+  topicPrefix?: string;
+  /** Share another instance's database (several dispatcher instances). */
+  database?: string;
+  reconcileIntervalMs?: number;
+}
+
+/** The dispatcher in-process: HTTP on port 0, consumer and reconciler running, Redis connected. */
+export async function startTestDispatcher(options: TestDispatcherOptions): Promise<TestDispatcher> {
+  const rt = await createTestRuntime({
+    name: 'dispatcher-service',
+    database: 'dispatch',
+    migrationsDir: MIGRATIONS,
+    topicPrefix: options.topicPrefix,
+    config: options.database ? { MYSQL_DATABASE: options.database } : {},
+  });
+  const redis = createRedis(TEST_REDIS_URL, rt.logger);
+  await redis.connect();
+  const settings: DispatcherSettings = {
+    REDIS_KEY_PREFIX: options.redisPrefix,
+    ORDER_SERVICE_URL: options.orderServiceUrl,
+    VEHICLE_LOCK_TTL_MS: 3_600_000,
+    LOCK_RECONCILE_INTERVAL_MS: options.reconcileIntervalMs ?? 60_000,
+  };
+  const parts = createDispatcher(rt, redis, settings);
+  const http = await listen(parts.app);
+  const worker = startWorker(rt, { handlers: parts.handlers, workers: parts.workers });
+  await worker.ready;
+  return {
+    rt,
+    redis,
+    parts,
+    url: http.url,
+    worker,
+    settings,
+    async close() {
+      await http.close();
+      await worker.stop();
+      await parts.orders.close();
+      await deleteKeys(redis, options.redisPrefix);
+      await closeRedis(redis);
+      await rt.close();
+    },
+  };
+}
+
+/** "Flush" for tests: delete every key under the prefix, and nothing else. */
+export async function deleteKeys(redis: RedisClient, prefix: string): Promise<number> {
+  let n = 0;
+  for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) {
+    if (keys.length > 0) n += await redis.del(keys);
+  }
+  return n;
+}
+
+export function lockKey(prefix: string, vehicleNumber: string): string {
+  return `${prefix}vehicle-lock:${vehicleNumber.toUpperCase()}`;
+}
+
+/** Resolves once the consumer group has `members` members with partitions assigned. */
+export async function waitForGroup(rt: TestRuntime, members: number): Promise<void> {
+  const groupId = `${rt.config.KAFKA_TOPIC_PREFIX}dispatcher-service`;
+  await waitFor(
+    async () => {
+      const { groups } = await rt.admin.describeGroups([groupId]);
+      const group = groups[0];
+      return group?.state === 'Stable' && group.members.length === members;
+    },
+    { timeoutMs: 60_000, intervalMs: 250, what: `${members} stable members in ${groupId}` },
+  );
+}
+
+export interface OrderStub {
+  url: string;
+  /** Every PATCH received, answered or not. */
+  patches: { orderId: number; body: unknown; requestId: string | undefined }[];
+  /** Statuses to answer with, one per request; 200 once exhausted. */
+  answer(...statuses: number[]): void;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+/** A stand-in for order-service's PATCH /orders/:id: records calls, answers as told, can go down. */
+export async function startOrderStub(): Promise<OrderStub> {
+  const patches: OrderStub['patches'] = [];
+  let queue: number[] = [];
+  const server: Server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (chunk: Buffer) => (raw += chunk.toString('utf8')));
+    req.on('end', () => {
+      const match = /^\/orders\/(\d+)$/.exec(req.url ?? '');
+      if (req.method !== 'PATCH' || !match) return void res.writeHead(404).end();
+      const orderId = Number(match[1]);
+      const requestId = req.headers['x-request-id'];
+      patches.push({
+        orderId,
+        body: JSON.parse(raw) as unknown,
+        requestId: typeof requestId === 'string' ? requestId : undefined,
+      });
+      const status = queue.shift() ?? 200;
+      const body =
+        status === 200 ? { id: orderId, status: 'DELIVERED' } : { error: { code: 'stub', message: 'stub' } };
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    });
+  });
+  const listenOn = (port: number) =>
+    new Promise<void>((resolve, reject) =>
+      server.listen(port, '127.0.0.1').once('listening', resolve).once('error', reject),
+    );
+  await listenOn(0);
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    patches,
+    answer: (...statuses) => void (queue = statuses),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+    start: () => listenOn(port),
+  };
+}
+
+let nextOrderId = 1;
+
+export interface OrderFixture {
+  orderId?: number;
+  city: string;
+  correlationId?: string;
+}
+
+/** An order.confirmed envelope as order-service publishes it. */
+export function buildConfirmed({
+  orderId = nextOrderId++,
+  city,
+  correlationId,
+}: OrderFixture): Envelope<'order.confirmed'> {
+  return envelopeSchema('order.confirmed').parse({
+    eventId: randomUUID(),
+    type: 'order.confirmed',
+    version: 1,
+    occurredAt: new Date().toISOString(),
+    correlationId: correlationId ?? `req-${orderId}-${uniqueId()}`,
+    data: {
+      orderId,
+      orderNumber: `ORD-${String(orderId).padStart(6, '0')}`,
+      customerId: 1,
+      city,
+      items: [{ productId: 101, price: '49.99', quantity: 2 }],
+      totalAmount: '99.98',
+    },
+  }) as Envelope<'order.confirmed'>;
+}
+
+export async function publishConfirmed(
+  rt: TestRuntime,
+  ...events: Envelope<'order.confirmed'>[]
+): Promise<void> {
+  await rt.producer.send({
+    topic: topicName(rt.config.KAFKA_TOPIC_PREFIX, 'order.confirmed'),
+    acks: -1,
+    messages: events.map((e) => ({ key: String(e.data.orderId), value: JSON.stringify(e) })),
+  });
+}
+
+/** Reads a topic from the beginning with a throwaway group. */
+export async function readTopic(rt: TestRuntime, base: string) {
+  const seen: { key: string; value: string }[] = [];
+  const consumer: Consumer = rt.kafka.consumer({
+    groupId: `${rt.config.KAFKA_TOPIC_PREFIX}reader-${randomUUID()}`,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topic: topicName(rt.config.KAFKA_TOPIC_PREFIX, base), fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) =>
+      void seen.push({ key: String(message.key), value: String(message.value) }),
+  });
+  return { seen, stop: () => consumer.disconnect() };
+}
+
+export async function registerVehicle(url: string, vehicle_number: string, city: string) {
+  return fetch(`${url}/dispatch-locations`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ vehicle_number, city }),
+  });
+}
+
+export function release(url: string, path: string, headers: Record<string, string> = {}) {
+  return fetch(`${url}/dispatch-locations/${path}`, { method: 'PATCH', headers });
+}
+
+/** The log lines whose msg is exactly `msg`. */
+export function linesWith(rt: TestRuntime, msg: string): Record<string, unknown>[] {
+  return rt.lines.filter((l) => l.msg === msg);
+}
+
+export interface AssignmentRow {
+  order_id: number;
+  vehicle_number: string;
+  status: string;
+  city_key: string;
+}
+
+export async function assignments(
+  rt: TestRuntime,
+  where: { status?: string } = {},
+): Promise<AssignmentRow[]> {
+  const q = rt
+    .db('assignments as a')
+    .join('vehicles as v', 'v.id', 'a.vehicle_id')
+    .select('a.order_id', 'v.vehicle_number', 'a.status', 'a.city_key')
+    .orderBy('a.id');
+  if (where.status) void q.where('a.status', where.status);
+  return ((await q) as AssignmentRow[]).map((r) => ({ ...r, order_id: Number(r.order_id) }));
+}
+
+export async function waitingOrderIds(rt: TestRuntime, cityKey?: string): Promise<number[]> {
+  const q = rt.db('waiting_orders').select('order_id').orderBy('id');
+  if (cityKey !== undefined) void q.where({ city_key: cityKey });
+  return ((await q) as { order_id: number }[]).map((r) => Number(r.order_id));
+}
+
+export async function consumedOk(rt: TestRuntime): Promise<number> {
+  const { values } = await rt.metrics.eventsConsumed.get();
+  return values.filter((v) => v.labels.outcome === 'ok').reduce((sum, v) => sum + v.value, 0);
+}

@@ -1,0 +1,158 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { documentedRoutes, listRoutes } from '@delivery/common';
+import { uniqueId, waitFor } from '@delivery/common/testing';
+import { vehicleRouteDocs } from '../src/vehicles/vehicle-route-docs.js';
+import {
+  assignments,
+  buildConfirmed,
+  publishConfirmed,
+  registerVehicle,
+  startOrderStub,
+  startTestDispatcher,
+  testRedisPrefix,
+  type OrderStub,
+  type TestDispatcher,
+} from './support.js';
+
+const newCity = () => `City ${uniqueId()}`;
+const vehicleNo = () => `V-${uniqueId().toUpperCase()}`;
+
+interface ErrorBody {
+  error: { code: string; message: string; details?: { path: string; message: string }[] };
+}
+
+describe('POST and GET /dispatch-locations', () => {
+  let stub: OrderStub;
+  let d: TestDispatcher;
+
+  before(async () => {
+    stub = await startOrderStub();
+    d = await startTestDispatcher({ orderServiceUrl: stub.url, redisPrefix: testRedisPrefix() });
+  });
+  after(async () => {
+    await d?.close();
+    await stub?.stop();
+  });
+
+  const list = (city: string, query = '') =>
+    fetch(`${d.url}/dispatch-locations/${encodeURIComponent(city)}${query}`);
+  const post = (body: unknown) =>
+    fetch(`${d.url}/dispatch-locations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const vehicleCount = async () =>
+    Number(((await d.rt.db('vehicles').count({ n: '*' }).first()) as { n: number }).n);
+
+  it('when the body is valid, 201 with id, vehicle_number and city, trimmed', async () => {
+    const vehicle = vehicleNo();
+    const res = await post({ vehicle_number: `  ${vehicle} `, city: ' Colombo  ' });
+    assert.equal(res.status, 201);
+    const body = (await res.json()) as { id: number };
+    assert.deepEqual(Object.keys(body).sort(), ['city', 'id', 'vehicle_number']);
+    assert.ok(Number.isInteger(body.id) && body.id > 0);
+    assert.deepEqual(body, { id: body.id, vehicle_number: vehicle, city: 'Colombo' });
+  });
+
+  it('when the vehicle_number exists in another case, 409 vehicle_exists and nothing is written', async () => {
+    const vehicle = `ABC-${uniqueId()}`;
+    assert.equal((await registerVehicle(d.url, vehicle, newCity())).status, 201);
+    const before = await vehicleCount();
+    const res = await registerVehicle(d.url, vehicle.toLowerCase(), newCity());
+    assert.equal(res.status, 409);
+    assert.equal(((await res.json()) as ErrorBody).error.code, 'vehicle_exists');
+    assert.equal(await vehicleCount(), before);
+  });
+
+  it('when fields are missing, malformed, too long or unknown, 400 names each and nothing is written', async () => {
+    const before = await vehicleCount();
+    const cases: [unknown, string[]][] = [
+      [{}, ['city', 'vehicle_number']],
+      [{ vehicle_number: '   ', city: '  ' }, ['city', 'vehicle_number']],
+      [{ vehicle_number: 'AB_12!', city: 'Colombo' }, ['vehicle_number']],
+      [{ vehicle_number: 'X'.repeat(33), city: 'C'.repeat(101) }, ['city', 'vehicle_number']],
+      [{ vehicle_number: 42, city: 'Colombo' }, ['vehicle_number']],
+      [{ vehicle_number: 'ABC-1', city: 'Colombo', driver: 'Sam' }, ['driver']],
+      [[], ['(body)']],
+    ];
+    for (const [body, paths] of cases) {
+      const res = await post(body);
+      assert.equal(res.status, 400, JSON.stringify(body));
+      const { error } = (await res.json()) as ErrorBody;
+      assert.equal(error.code, 'validation_failed');
+      assert.deepEqual([...new Set(error.details?.map((x) => x.path))].sort(), paths, JSON.stringify(body));
+    }
+    assert.equal(await vehicleCount(), before);
+  });
+
+  it("GET lists the city's vehicles in registration order with exactly vehicle_number and city, matching the city loosely", async () => {
+    const city = newCity();
+    const [a, b, c] = [vehicleNo(), vehicleNo(), vehicleNo()];
+    await registerVehicle(d.url, a, city);
+    await registerVehicle(d.url, vehicleNo(), newCity());
+    await registerVehicle(d.url, b, city.toUpperCase());
+    await registerVehicle(d.url, c, ` ${city} `);
+    const res = await list(`  ${city.toLowerCase()}  `);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), [
+      { vehicle_number: a, city },
+      { vehicle_number: b, city: city.toUpperCase() },
+      { vehicle_number: c, city },
+    ]);
+  });
+
+  it('GET of a city without vehicles is 200 []', async () => {
+    const res = await list(newCity());
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), []);
+  });
+
+  it('GET ?available=true lists only vehicles without an order, ?available=false only allocated ones', async () => {
+    const city = newCity();
+    const [a, b] = [vehicleNo(), vehicleNo()];
+    await registerVehicle(d.url, a, city);
+    await registerVehicle(d.url, b, city);
+    const order = buildConfirmed({ city });
+    await publishConfirmed(d.rt, order);
+    await waitFor(async () => (await assignments(d.rt)).some((x) => x.order_id === order.data.orderId), {
+      what: 'allocation',
+    });
+    assert.deepEqual(await (await list(city, '?available=true')).json(), [{ vehicle_number: b, city }]);
+    assert.deepEqual(await (await list(city, '?available=false')).json(), [{ vehicle_number: a, city }]);
+    assert.deepEqual(await (await list(city)).json(), [
+      { vehicle_number: a, city },
+      { vehicle_number: b, city },
+    ]);
+  });
+
+  it('GET with available other than true/false, or an unknown query parameter, is 400', async () => {
+    for (const query of ['?available=yes', '?available=true&available=false', '?availble=true']) {
+      const res = await list('Colombo', query);
+      assert.equal(res.status, 400, query);
+      assert.equal(((await res.json()) as ErrorBody).error.code, 'validation_failed');
+    }
+    const long = await list('C'.repeat(101));
+    assert.equal(long.status, 400);
+  });
+
+  it('/readyz checks Redis next to the database and Kafka', async () => {
+    const res = await fetch(`${d.url}/readyz`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), {
+      status: 'ready',
+      checks: { database: 'ok', kafka: 'ok', redis: 'ok' },
+    });
+  });
+
+  it('/openapi.json documents every route the app serves', async () => {
+    const served = listRoutes(d.parts.app).sort();
+    assert.deepEqual(served, [...documentedRoutes(vehicleRouteDocs)].sort());
+    const doc = (await (await fetch(`${d.url}/openapi.json`)).json()) as { paths: Record<string, object> };
+    assert.ok(
+      doc.paths['/dispatch-locations/{vehicle_number}/{city}/release'],
+      'the city form is documented',
+    );
+  });
+});
