@@ -1,8 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { documentedRoutes, listRoutes } from '@delivery/common';
 import { uniqueId, waitFor } from '@delivery/common/testing';
-import { vehicleRouteDocs } from '../src/vehicles/vehicle-route-docs.js';
 import {
   assignments,
   buildConfirmed,
@@ -144,15 +142,5 @@ describe('POST and GET /dispatch-locations', () => {
       status: 'ready',
       checks: { database: 'ok', kafka: 'ok', redis: 'ok' },
     });
-  });
-
-  it('/openapi.json documents every route the app serves', async () => {
-    const served = listRoutes(d.parts.app).sort();
-    assert.deepEqual(served, [...documentedRoutes(vehicleRouteDocs)].sort());
-    const doc = (await (await fetch(`${d.url}/openapi.json`)).json()) as { paths: Record<string, object> };
-    assert.ok(
-      doc.paths['/dispatch-locations/{vehicle_number}/{city}/release'],
-      'the city form is documented',
-    );
   });
 });
