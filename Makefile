@@ -33,7 +33,7 @@ status: ## Show which services run and are ready
 
 logs: ## Follow the services' logs, pretty-printed
 	tail -n 30 -F .run/logs/order-service.log .run/logs/inventory-service.log .run/logs/dispatcher-service.log \
-	  | grep --line-buffered '^{' | npx pino-pretty --translateTime SYS:HH:MM:ss.l --ignore pid,hostname
+	  | grep --line-buffered '^{' | npx pino-pretty --singleLine --translateTime SYS:HH:MM:ss.l --ignore pid,hostname
 
 typecheck: $(NPM_STAMP) ## Type-check every package
 	npm run typecheck
@@ -45,3 +45,16 @@ check: typecheck lint
 
 test: $(NPM_STAMP) infra check ## Every test, against the real MariaDB, Redis and Kafka (never touches `make up`'s data)
 	bash scripts/test.sh
+
+seed: $(NPM_STAMP) ## Products (101 included) and vehicles in Colombo and Kandy; a second run changes nothing
+	npx tsx scripts/seed.ts
+
+demo: $(NPM_STAMP) ## The whole story over HTTP against a running `make up`
+	npx tsx scripts/demo.ts
+
+sample-logs: $(NPM_STAMP) ## Regenerate docs/sample-logs.md from a real demo run (needs `make up`)
+	@mkdir -p docs
+	npx tsx scripts/demo.ts --markdown docs/sample-logs.md
+
+trace: ## One order's journey across the services: make trace ID=<x-request-id>
+	@npx tsx scripts/trace.ts "$(ID)"

@@ -141,7 +141,8 @@ export async function runService(rt: ServiceRuntime, options: RunOptions): Promi
   const { config, logger } = rt;
   let server: Server | undefined;
   if (config.ROLE !== 'worker') {
-    server = options.app.listen(config.PORT, '0.0.0.0');
+    // No host: dual-stack, so both 127.0.0.1 and localhost (::1) reach it.
+    server = options.app.listen(config.PORT);
     await new Promise<void>((resolve, reject) => server!.once('listening', resolve).once('error', reject));
     const { port } = server.address() as AddressInfo;
     logger.info({ port, role: config.ROLE }, `${rt.name} listening on http://127.0.0.1:${port}`);

@@ -1,0 +1,144 @@
+/**
+ * `make demo`: the whole story over HTTP against a running `make up`. Each request and response
+ * is printed; at the end, the services' own log lines for the orders of this run.
+ *   --markdown <file>  also write the run as markdown (how docs/sample-logs.md is made)
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { URLS, call, type JsonResponse } from './http-client.js';
+
+interface Order {
+  id: number;
+  orderNumber: string;
+  status: string;
+  city: string;
+  vehicleNumber: string | null;
+  rejectionReason: string | null;
+}
+
+const run = Date.now().toString(36);
+const out: string[] = [];
+let step = 0;
+
+function print(text = ''): void {
+  console.log(text);
+  out.push(text);
+}
+
+function section(title: string): void {
+  print(`\n## ${++step}. ${title}\n`);
+}
+
+async function show<T>(method: string, url: string, body?: unknown): Promise<JsonResponse<T>> {
+  const requestId = `demo-${run}-${step}-${Math.random().toString(36).slice(2, 6)}`;
+  const res = await call<T>(method, url, body, { 'x-request-id': requestId });
+  print('```http');
+  print(`${method} ${url}${body === undefined ? '' : `\n${JSON.stringify(body)}`}`);
+  print(`→ ${res.status}\n${JSON.stringify(res.body, null, 2)}`);
+  print('```');
+  return res;
+}
+
+async function until(id: number, done: (o: Order) => boolean, what: string): Promise<Order> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const { body } = await call<Order>('GET', `${URLS.order}/orders/${id}`);
+    if (done(body)) return body;
+    if (Date.now() > deadline) throw new Error(`order ${id} did not become ${what}: ${JSON.stringify(body)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const placeOrder = (city: string, productId: number, quantity: number) =>
+  show<Order>('POST', `${URLS.order}/orders`, { customerId: 1, city, items: [{ productId, price: 49.99, quantity }] });
+
+async function main(): Promise<void> {
+  print(`# Demo run ${run}`);
+  section('Products: the assignment’s product 101, and one with a single unit in stock');
+  await show('POST', `${URLS.inventory}/products`, { id: 101, name: 'Rice 5kg', stock: 500 });
+  const scarce = await show<{ id: number }>('POST', `${URLS.inventory}/products`, { name: `Demo limited ${run}`, stock: 1 });
+
+  section('Vehicles: register two in Galle, list Colombo as the assignment does');
+  await show('POST', `${URLS.dispatcher}/dispatch-locations`, { vehicle_number: 'GLE-2001', city: 'Galle' });
+  await show('POST', `${URLS.dispatcher}/dispatch-locations`, { vehicle_number: 'GLE-2002', city: 'Galle' });
+  await show('GET', `${URLS.dispatcher}/dispatch-locations/Colombo`);
+
+  section('An order in Colombo: PENDING → CONFIRMED → DISPATCHED');
+  const colombo = (await placeOrder('Colombo', 101, 2)).body;
+  print(`Waiting for ${colombo.orderNumber} to be dispatched…`);
+  await until(colombo.id, (o) => o.status === 'DISPATCHED', 'DISPATCHED');
+  await show('GET', `${URLS.order}/orders/${colombo.id}`);
+
+  section('Galle runs out of vehicles: one order more than there are free vehicles');
+  const free = (await show<unknown[]>('GET', `${URLS.dispatcher}/dispatch-locations/Galle?available=true`)).body;
+  const galle: Order[] = [];
+  for (let i = 0; i <= free.length; i++) galle.push((await placeOrder('Galle', 101, 1)).body);
+  const dispatched: Order[] = [];
+  for (const o of galle.slice(0, -1)) dispatched.push(await until(o.id, (x) => x.status === 'DISPATCHED', 'DISPATCHED'));
+  const waiting = galle.at(-1)!;
+  await until(waiting.id, (o) => o.status === 'CONFIRMED', 'CONFIRMED');
+  print(`${waiting.orderNumber} is CONFIRMED and waits: every vehicle in Galle is busy.`);
+  await show('GET', `${URLS.dispatcher}/dispatch-locations/Galle?available=true`);
+
+  section('Release one Galle vehicle: the waiting order takes it');
+  const first = dispatched[0]!;
+  await show('PATCH', `${URLS.dispatcher}/dispatch-locations/${first.vehicleNumber}/galle/release`);
+  const taken = await until(waiting.id, (o) => o.status === 'DISPATCHED', 'DISPATCHED');
+  await show('GET', `${URLS.order}/orders/${taken.id}`);
+  await show('GET', `${URLS.order}/orders/${first.id}`);
+
+  section('An order for more than is in stock is REJECTED');
+  const rejected = (await placeOrder('Colombo', scarce.body.id, 2)).body;
+  await until(rejected.id, (o) => o.status === 'REJECTED', 'REJECTED');
+  await show('GET', `${URLS.order}/orders/${rejected.id}`);
+
+  section('Release the remaining vehicles of this run (so the demo can run again)');
+  for (const o of [colombo, ...dispatched.slice(1), taken]) {
+    const current = await until(o.id, (x) => x.vehicleNumber !== null, 'dispatched');
+    await show('PATCH', `${URLS.dispatcher}/dispatch-locations/${current.vehicleNumber}/release`);
+  }
+
+  section('What the services logged for these orders');
+  const numbers = new Set([colombo, ...galle, rejected].map((o) => o.orderNumber));
+  print('```');
+  for (const line of logLinesFor(numbers)) print(line);
+  print('```');
+}
+
+const STORY = /^(Order confirmed|Vehicle allocated for order|All vehicles occupied|Cannot find vehicle for order)/;
+
+function logLinesFor(orderNumbers: Set<string>): string[] {
+  const lines: { time: string; text: string }[] = [];
+  for (const service of ['order-service', 'inventory-service', 'dispatcher-service']) {
+    let content = '';
+    try {
+      content = readFileSync(`.run/logs/${service}.log`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const raw of content.split('\n')) {
+      if (!raw.startsWith('{')) continue;
+      const l = JSON.parse(raw) as Record<string, unknown>;
+      if (typeof l.msg !== 'string' || !STORY.test(l.msg) || !orderNumbers.has(String(l.orderNumber))) continue;
+      const fields = ['orderNumber', 'vehicle_number', 'city', 'correlationId']
+        .filter((k) => l[k] !== undefined)
+        .map((k) => `${k}=${String(l[k])}`);
+      lines.push({ time: String(l.time), text: `${String(l.time)} ${service.padEnd(18)} ${l.msg}  ${fields.join(' ')}` });
+    }
+  }
+  return lines.sort((a, b) => a.time.localeCompare(b.time)).map((l) => l.text);
+}
+
+main()
+  .then(() => {
+    const at = process.argv.indexOf('--markdown');
+    const file = at > 0 ? process.argv[at + 1] : undefined;
+    if (file) {
+      writeFileSync(file, `<!-- Generated by \`make sample-logs\` from a real run; do not edit by hand. -->\n${out.join('\n')}\n`);
+      console.log(`\nwrote ${file}`);
+    }
+  })
+  .catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    console.error('Is the system running? Start it with `make up` (and `make seed`).');
+    process.exit(1);
+  });
