@@ -3,8 +3,9 @@
  * is printed; at the end, the services' own log lines for the orders of this run.
  *   --markdown <file>  also write the run as markdown (how docs/sample-logs.md is made)
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { URLS, call, type JsonResponse } from './http-client.js';
+import { formatLogLine, readServiceLogs } from './service-logs.js';
 
 interface Order {
   id: number;
@@ -62,6 +63,10 @@ async function main(): Promise<void> {
   await show('POST', `${URLS.dispatcher}/dispatch-locations`, { vehicle_number: 'GLE-2002', city: 'Galle' });
   await show('GET', `${URLS.dispatcher}/dispatch-locations/Colombo`);
 
+  // Vehicles left allocated by earlier orders would change the story; release them first.
+  await settleCity('Colombo');
+  await settleCity('Galle');
+
   section('An order in Colombo: PENDING → CONFIRMED → DISPATCHED');
   const colombo = (await placeOrder('Colombo', 101, 2)).body;
   print(`Waiting for ${colombo.orderNumber} to be dispatched…`);
@@ -104,28 +109,31 @@ async function main(): Promise<void> {
   print('```');
 }
 
+interface Vehicle {
+  vehicle_number: string;
+}
+
+/**
+ * An earlier run that was interrupted can leave Galle's vehicles allocated and orders waiting.
+ * Releasing every allocated vehicle, until none is, delivers those orders and frees the city.
+ */
+async function settleCity(city: string): Promise<void> {
+  for (let round = 0; round < 20; round++) {
+    const all = (await call<Vehicle[]>('GET', `${URLS.dispatcher}/dispatch-locations/${city}`)).body;
+    const free = (await call<Vehicle[]>('GET', `${URLS.dispatcher}/dispatch-locations/${city}?available=true`)).body;
+    const busy = all.filter((v) => !free.some((f) => f.vehicle_number === v.vehicle_number));
+    if (busy.length === 0) return;
+    for (const v of busy) await call('PATCH', `${URLS.dispatcher}/dispatch-locations/${v.vehicle_number}/release`);
+  }
+  throw new Error(`${city} still has allocated vehicles after 20 rounds of releases`);
+}
+
 const STORY = /^(Order confirmed|Vehicle allocated for order|All vehicles occupied|Cannot find vehicle for order)/;
 
 function logLinesFor(orderNumbers: Set<string>): string[] {
-  const lines: { time: string; text: string }[] = [];
-  for (const service of ['order-service', 'inventory-service', 'dispatcher-service']) {
-    let content = '';
-    try {
-      content = readFileSync(`.run/logs/${service}.log`, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const raw of content.split('\n')) {
-      if (!raw.startsWith('{')) continue;
-      const l = JSON.parse(raw) as Record<string, unknown>;
-      if (typeof l.msg !== 'string' || !STORY.test(l.msg) || !orderNumbers.has(String(l.orderNumber))) continue;
-      const fields = ['orderNumber', 'vehicle_number', 'city', 'correlationId']
-        .filter((k) => l[k] !== undefined)
-        .map((k) => `${k}=${String(l[k])}`);
-      lines.push({ time: String(l.time), text: `${String(l.time)} ${service.padEnd(18)} ${l.msg}  ${fields.join(' ')}` });
-    }
-  }
-  return lines.sort((a, b) => a.time.localeCompare(b.time)).map((l) => l.text);
+  return readServiceLogs(
+    (l) => typeof l.msg === 'string' && STORY.test(l.msg) && orderNumbers.has(String(l.orderNumber)),
+  ).map((line) => formatLogLine(line, ['orderNumber', 'vehicle_number', 'city', 'correlationId']));
 }
 
 main()

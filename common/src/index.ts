@@ -15,3 +15,4 @@ export * from './service.js';
 export * from './processed-events.js';
 export * from './openapi.js';
 export * from './timeout.js';
+export * from './schemas.js';

@@ -3,13 +3,15 @@
  * `_test`), their own topic namespace and consumer groups, and port 0, so they can run while
  * `make up` is serving.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { createDb, dropDatabase, prepareDatabase, type Db } from './db.js';
+import type { ErrorDetail } from './errors.js';
+import { topicName, type Envelope, type EventData, type EventType } from './events.js';
 import { createLogger, type Logger } from './logger.js';
-import { createKafka } from './kafka.js';
+import { createKafka, type Kafka, type Producer } from './kafka.js';
 import { closeRuntime, createRuntime, type ServiceConfig, type ServiceRuntime } from './service.js';
 
 export const TEST_MYSQL_URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
@@ -164,4 +166,110 @@ export async function createTestRuntime(options: TestRuntimeOptions): Promise<Te
       if (ownsTopics) await deleteTestTopics(config.KAFKA_TOPIC_PREFIX);
     },
   };
+}
+
+/** A version-1 envelope as a producing service writes it; overrides fix a field a test asserts on. */
+export function envelope<T extends EventType>(
+  type: T,
+  data: EventData<T>,
+  overrides: Partial<Envelope<T>> = {},
+): Envelope<T> {
+  return {
+    eventId: randomUUID(),
+    type,
+    version: 1,
+    occurredAt: new Date().toISOString(),
+    correlationId: randomUUID(),
+    data,
+    ...overrides,
+  } as Envelope<T>;
+}
+
+/**
+ * Sends raw values to the topic of `type`, all under one key as the services key them. Strings go
+ * as they are, so a test can send what no service would (broken JSON, a wrong envelope).
+ */
+export async function publish(
+  producer: Producer,
+  prefix: string,
+  type: EventType,
+  key: string | number,
+  values: unknown[],
+): Promise<void> {
+  await producer.send({
+    topic: topicName(prefix, type),
+    messages: values.map((v) => ({ key: String(key), value: typeof v === 'string' ? v : JSON.stringify(v) })),
+  });
+}
+
+export interface SeenMessage {
+  key: string;
+  value: string;
+  headers: Record<string, string>;
+}
+
+export interface TopicReader {
+  /** Every message read so far, in the order it arrived. */
+  seen: SeenMessage[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Reads every message of `topic` from the beginning. The group is a throwaway one under the test's
+ * prefix, so readers never share offsets and leave nothing behind outside the namespace; the short
+ * fetch wait lets waitFor see a message soon after it lands.
+ */
+export async function readTopic(kafka: Kafka, prefix: string, topic: string): Promise<TopicReader> {
+  const seen: SeenMessage[] = [];
+  const consumer = kafka.consumer({ groupId: `${prefix}reader-${randomUUID()}`, maxWaitTimeInMs: 250 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const headers = Object.fromEntries(
+        Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]),
+      );
+      seen.push({ key: String(message.key), value: String(message.value), headers });
+    },
+  });
+  return { seen, stop: () => consumer.disconnect() };
+}
+
+export interface ApiResponse<T = unknown> {
+  status: number;
+  body: T;
+}
+
+/** The body of every error answer the services give. */
+export interface ErrorBody {
+  error: { code: string; message: string; details?: ErrorDetail[] };
+}
+
+/**
+ * One JSON request. A string body is sent as it is, so a test can send malformed JSON; an empty
+ * answer gives an undefined body.
+ */
+export async function call<T = unknown>(
+  method: string,
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<ApiResponse<T>> {
+  const res = await fetch(url, {
+    method,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+}
+
+/** Row counts by table, to show that a refused request wrote nothing. */
+export async function countRows(db: Db, tables: string[]): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const table of tables) {
+    const row = (await db(table).count({ n: '*' }).first()) as { n: number | string };
+    counts[table] = Number(row.n);
+  }
+  return counts;
 }

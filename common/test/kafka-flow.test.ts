@@ -1,8 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import type { Consumer, Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
 import {
   createConsumerLoop,
   createKafka,
@@ -22,6 +21,8 @@ import {
   captureLogger,
   createTestDatabase,
   deleteTestTopics,
+  envelope,
+  readTopic,
   testTopicPrefix,
   waitFor,
 } from '@delivery/common/testing';
@@ -29,14 +30,11 @@ import {
 const { logger } = captureLogger();
 const kafka = createKafka({ clientId: 'common-test', brokers: TEST_KAFKA_BROKERS, logger });
 
+/** An order.created as order-service publishes it; the correlation id names the order. */
 function placedEvent(orderId: number): Envelope<'order.created'> {
-  return {
-    eventId: randomUUID(),
-    type: 'order.created',
-    version: 1,
-    occurredAt: new Date().toISOString(),
-    correlationId: `corr-${orderId}`,
-    data: {
+  return envelope(
+    'order.created',
+    {
       orderId,
       orderNumber: `ORD-${orderId}`,
       customerId: 1,
@@ -44,24 +42,8 @@ function placedEvent(orderId: number): Envelope<'order.created'> {
       items: [{ productId: 101, price: '49.99', quantity: 2 }],
       totalAmount: '99.98',
     },
-  };
-}
-
-/** Reads every message of `topic` from the beginning with a throwaway group. */
-async function collect(topic: string, prefix: string) {
-  const seen: { key: string; value: string; headers: Record<string, string> }[] = [];
-  const consumer: Consumer = kafka.consumer({ groupId: `${prefix}reader-${randomUUID()}`, maxWaitTimeInMs: 250 });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      const headers = Object.fromEntries(
-        Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]),
-      );
-      seen.push({ key: String(message.key), value: String(message.value), headers });
-    },
-  });
-  return { seen, stop: () => consumer.disconnect() };
+    { correlationId: `corr-${orderId}` },
+  );
 }
 
 describe('consumer loop and outbox against the real broker', () => {
@@ -114,7 +96,7 @@ describe('consumer loop and outbox against the real broker', () => {
       ],
     });
     await loop.start();
-    const dlq = await collect(`${created}.dlq`, prefix);
+    const dlq = await readTopic(kafka, prefix, `${created}.dlq`);
     try {
       await waitFor(() => handled.length === 1 && dlq.seen.length === 3, {
         what: 'one handled, three in DLQ',
@@ -184,7 +166,7 @@ describe('consumer loop and outbox against the real broker', () => {
       topicPrefix: prefix,
       pollIntervalMs: 50,
     });
-    const reader = await collect(topicName(prefix, 'order.confirmed'), prefix);
+    const reader = await readTopic(kafka, prefix, topicName(prefix, 'order.confirmed'));
     try {
       const data = placedEvent(42).data;
       await runWithCorrelationId('req-outbox-1', () =>
@@ -205,11 +187,11 @@ describe('consumer loop and outbox against the real broker', () => {
       assert.equal(reader.seen.length, 1, 'only the committed event');
       const msg = reader.seen[0]!;
       assert.equal(msg.key, '42');
-      const envelope = JSON.parse(msg.value) as Envelope<'order.confirmed'>;
-      assert.equal(envelope.type, 'order.confirmed');
-      assert.equal(envelope.version, 1);
-      assert.equal(envelope.correlationId, 'req-outbox-1');
-      assert.deepEqual(envelope.data, data);
+      const published = JSON.parse(msg.value) as Envelope<'order.confirmed'>;
+      assert.equal(published.type, 'order.confirmed');
+      assert.equal(published.version, 1);
+      assert.equal(published.correlationId, 'req-outbox-1');
+      assert.deepEqual(published.data, data);
     } finally {
       await relay.stop();
       await reader.stop();

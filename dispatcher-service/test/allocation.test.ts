@@ -1,32 +1,25 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { envelopeSchema } from '@delivery/common';
-import { uniqueId, waitFor } from '@delivery/common/testing';
+import { envelopeSchema, topicName } from '@delivery/common';
+import { readTopic, uniqueId, waitFor } from '@delivery/common/testing';
 import {
   assignments,
   buildConfirmed,
+  consumedWith,
   linesWith,
   lockKey,
+  newCity,
   publishConfirmed,
-  readTopic,
   registerVehicle,
   release,
   startOrderStub,
   startTestDispatcher,
   testRedisPrefix,
+  vehicleNo,
   waitingOrderIds,
   type OrderStub,
   type TestDispatcher,
 } from './support.js';
-
-async function consumedWith(d: TestDispatcher, outcome: string): Promise<number> {
-  const { values } = await d.rt.metrics.eventsConsumed.get();
-  return values.filter((v) => v.labels.outcome === outcome).reduce((sum, v) => sum + v.value, 0);
-}
-
-/** A city of its own per test, so the tests of this file share one dispatcher without touching. */
-const newCity = () => `City ${uniqueId()}`;
-const vehicleNo = () => `V-${uniqueId().toUpperCase()}`;
 
 describe('allocation on order.confirmed', () => {
   let stub: OrderStub;
@@ -178,7 +171,8 @@ describe('allocation on order.confirmed', () => {
     const vehicle = vehicleNo();
     await registerVehicle(d.url, vehicle, city);
     const order = buildConfirmed({ city, correlationId: `req-dispatched-${uniqueId()}` });
-    const reader = await readTopic(d.rt, 'order.dispatched');
+    const prefix = d.rt.config.KAFKA_TOPIC_PREFIX;
+    const reader = await readTopic(d.rt.kafka, prefix, topicName(prefix, 'order.dispatched'));
     try {
       await publishConfirmed(d.rt, order);
       const msg = await waitFor(() => reader.seen.find((m) => m.key === String(order.data.orderId)), {
@@ -200,14 +194,14 @@ describe('allocation on order.confirmed', () => {
   });
 
   it('when an order cannot be stored (blank city), it goes to the DLQ and the other orders are still dispatched', async () => {
-    const dlqBefore = await consumedWith(d, 'dlq');
+    const dlqBefore = await consumedWith(d.rt, 'dlq');
     const city = newCity();
     await registerVehicle(d.url, vehicleNo(), city);
     const blank = buildConfirmed({ city: '   ' });
     const good = buildConfirmed({ city });
     await publishConfirmed(d.rt, blank);
     await publishConfirmed(d.rt, good);
-    await waitFor(async () => (await consumedWith(d, 'dlq')) === dlqBefore + 1, {
+    await waitFor(async () => (await consumedWith(d.rt, 'dlq')) === dlqBefore + 1, {
       what: 'the blank-city order in the DLQ',
     });
     await waitFor(() => assignmentOf(good.data.orderId), { what: 'the good order allocated' });

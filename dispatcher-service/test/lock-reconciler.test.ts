@@ -1,6 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { uniqueId, waitFor } from '@delivery/common/testing';
+import { waitFor } from '@delivery/common/testing';
 import { createLockReconciler } from '../src/dispatch/lock-reconciler.js';
 import {
   assignments,
@@ -8,18 +8,17 @@ import {
   deleteKeys,
   linesWith,
   lockKey,
+  newCity,
   publishConfirmed,
   registerVehicle,
   startOrderStub,
   startTestDispatcher,
   testRedisPrefix,
+  vehicleNo,
   waitingOrderIds,
   type OrderStub,
   type TestDispatcher,
 } from './support.js';
-
-const newCity = () => `City ${uniqueId()}`;
-const vehicleNo = () => `V-${uniqueId().toUpperCase()}`;
 
 describe('the lock reconciler', () => {
   let stub: OrderStub;

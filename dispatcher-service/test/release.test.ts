@@ -1,26 +1,21 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { uniqueId, waitFor } from '@delivery/common/testing';
+import { waitFor, type ApiResponse, type ErrorBody } from '@delivery/common/testing';
 import {
   assignments,
   buildConfirmed,
   lockKey,
+  newCity,
   publishConfirmed,
   registerVehicle,
   release,
   startOrderStub,
   startTestDispatcher,
   testRedisPrefix,
+  vehicleNo,
   type OrderStub,
   type TestDispatcher,
 } from './support.js';
-
-const newCity = () => `City ${uniqueId()}`;
-const vehicleNo = () => `V-${uniqueId().toUpperCase()}`;
-
-interface ErrorBody {
-  error: { code: string; message: string };
-}
 
 describe('PATCH /dispatch-locations/…/release', () => {
   let stub: OrderStub;
@@ -61,7 +56,7 @@ describe('PATCH /dispatch-locations/…/release', () => {
       },
     );
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), {
+    assert.deepEqual(res.body, {
       vehicle_number: vehicle,
       city,
       orderId: order.data.orderId,
@@ -80,26 +75,26 @@ describe('PATCH /dispatch-locations/…/release', () => {
 
   it('when the vehicle is unknown, 404 vehicle_not_found and order-service is not called', async () => {
     const calls = stub.patches.length;
-    const res = await release(d.url, 'NOPE-0000/release');
+    const res = await release<ErrorBody>(d.url, 'NOPE-0000/release');
     assert.equal(res.status, 404);
-    assert.equal(((await res.json()) as ErrorBody).error.code, 'vehicle_not_found');
+    assert.equal(res.body.error.code, 'vehicle_not_found');
     assert.equal(stub.patches.length, calls);
   });
 
   it("when the city is not the vehicle's, 404 vehicle_not_found and the vehicle stays allocated", async () => {
     const { vehicle, order } = await allocatedVehicle();
-    const res = await release(d.url, `${vehicle}/Elsewhere/release`);
+    const res = await release<ErrorBody>(d.url, `${vehicle}/Elsewhere/release`);
     assert.equal(res.status, 404);
-    assert.equal(((await res.json()) as ErrorBody).error.code, 'vehicle_not_found');
+    assert.equal(res.body.error.code, 'vehicle_not_found');
     assert.equal(await statusOf(order.data.orderId), 'ACTIVE');
   });
 
   it('when the vehicle has no order, 409 vehicle_not_allocated', async () => {
     const vehicle = vehicleNo();
     await registerVehicle(d.url, vehicle, newCity());
-    const res = await release(d.url, `${vehicle}/release`);
+    const res = await release<ErrorBody>(d.url, `${vehicle}/release`);
     assert.equal(res.status, 409);
-    assert.equal(((await res.json()) as ErrorBody).error.code, 'vehicle_not_allocated');
+    assert.equal(res.body.error.code, 'vehicle_not_allocated');
   });
 
   it('when the vehicle was released already, a repeated release is 409 vehicle_not_allocated', async () => {
@@ -112,14 +107,14 @@ describe('PATCH /dispatch-locations/…/release', () => {
   it('when order-service is down, 502 with the vehicle still allocated; once it is back the same call completes', async () => {
     const { vehicle, city, order } = await allocatedVehicle();
     await stub.stop();
-    let res: Response;
+    let res: ApiResponse<ErrorBody>;
     try {
-      res = await release(d.url, `${vehicle}/${encodeURIComponent(city)}/release`);
+      res = await release<ErrorBody>(d.url, `${vehicle}/${encodeURIComponent(city)}/release`);
     } finally {
       await stub.start();
     }
     assert.equal(res.status, 502);
-    assert.equal(((await res.json()) as ErrorBody).error.code, 'order_service_unavailable');
+    assert.equal(res.body.error.code, 'order_service_unavailable');
     assert.equal(await statusOf(order.data.orderId), 'ACTIVE');
     assert.equal(await d.redis.get(lockKey(redisPrefix, vehicle)), String(order.data.orderId));
     assert.equal(stub.patches.filter((p) => p.orderId === order.data.orderId).length, 0);
@@ -163,15 +158,15 @@ describe('PATCH /dispatch-locations/…/release', () => {
   it('when order-service does not know the order (404), 502 order_service_rejected and the vehicle stays allocated', async () => {
     const { vehicle, order } = await allocatedVehicle();
     stub.answer(404);
-    const res = await release(d.url, `${vehicle}/release`);
+    const res = await release<ErrorBody>(d.url, `${vehicle}/release`);
     assert.equal(res.status, 502);
-    assert.equal(((await res.json()) as ErrorBody).error.code, 'order_service_rejected');
+    assert.equal(res.body.error.code, 'order_service_rejected');
     assert.equal(await statusOf(order.data.orderId), 'ACTIVE');
   });
 
   it('when the vehicle number in the path is malformed, 400 validation_failed', async () => {
-    const res = await release(d.url, `${encodeURIComponent('AB_12!')}/release`);
+    const res = await release<ErrorBody>(d.url, `${encodeURIComponent('AB_12!')}/release`);
     assert.equal(res.status, 400);
-    assert.equal(((await res.json()) as ErrorBody).error.code, 'validation_failed');
+    assert.equal(res.body.error.code, 'validation_failed');
   });
 });

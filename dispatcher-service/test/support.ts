@@ -1,15 +1,23 @@
 /**
  * Dispatcher test support: the service's parts on a test runtime (own database, topic
- * namespace, Redis key prefix, port 0), a stand-in for order-service, and event helpers.
+ * namespace, Redis key prefix, port 0), a stand-in for order-service, and its fixtures.
+ * Envelopes, topic readers and HTTP calls come from @delivery/common/testing.
  * Nothing here flushes Redis: cleanup deletes only the keys under the test's own prefix.
  */
-import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { Consumer } from 'kafkajs';
 import { envelopeSchema, startWorker, topicName, type Envelope, type Worker } from '@delivery/common';
-import { createTestRuntime, listen, uniqueId, waitFor, type TestRuntime } from '@delivery/common/testing';
+import {
+  call,
+  createTestRuntime,
+  envelope,
+  listen,
+  uniqueId,
+  waitFor,
+  type ApiResponse,
+  type TestRuntime,
+} from '@delivery/common/testing';
 import type { DispatcherSettings } from '../src/config.js';
 import { createDispatcher, type Dispatcher } from '../src/dispatcher.js';
 import { closeRedis, createRedis, type RedisClient } from '../src/redis.js';
@@ -19,6 +27,16 @@ export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 export function testRedisPrefix(): string {
   return `test-${uniqueId()}:`;
+}
+
+/** A city of its own per test, so the tests of a file share one dispatcher without touching. */
+export function newCity(): string {
+  return `City ${uniqueId()}`;
+}
+
+/** A vehicle number no other test uses. */
+export function vehicleNo(): string {
+  return `V-${uniqueId().toUpperCase()}`;
 }
 
 export interface TestDispatcher {
@@ -171,13 +189,9 @@ export function buildConfirmed({
   city,
   correlationId,
 }: OrderFixture): Envelope<'order.confirmed'> {
-  return envelopeSchema('order.confirmed').parse({
-    eventId: randomUUID(),
-    type: 'order.confirmed',
-    version: 1,
-    occurredAt: new Date().toISOString(),
-    correlationId: correlationId ?? `req-${orderId}-${uniqueId()}`,
-    data: {
+  const event = envelope(
+    'order.confirmed',
+    {
       orderId,
       orderNumber: `ORD-${String(orderId).padStart(6, '0')}`,
       customerId: 1,
@@ -185,9 +199,12 @@ export function buildConfirmed({
       items: [{ productId: 101, price: '49.99', quantity: 2 }],
       totalAmount: '99.98',
     },
-  }) as Envelope<'order.confirmed'>;
+    { correlationId: correlationId ?? `req-${orderId}-${uniqueId()}` },
+  );
+  return envelopeSchema('order.confirmed').parse(event) as Envelope<'order.confirmed'>;
 }
 
+/** One send with each event under its own order id: publish() puts a whole batch under one key. */
 export async function publishConfirmed(
   rt: TestRuntime,
   ...events: Envelope<'order.confirmed'>[]
@@ -199,31 +216,21 @@ export async function publishConfirmed(
   });
 }
 
-/** Reads a topic from the beginning with a throwaway group. */
-export async function readTopic(rt: TestRuntime, base: string) {
-  const seen: { key: string; value: string }[] = [];
-  const consumer: Consumer = rt.kafka.consumer({
-    groupId: `${rt.config.KAFKA_TOPIC_PREFIX}reader-${randomUUID()}`,
-  });
-  await consumer.connect();
-  await consumer.subscribe({ topic: topicName(rt.config.KAFKA_TOPIC_PREFIX, base), fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) =>
-      void seen.push({ key: String(message.key), value: String(message.value) }),
-  });
-  return { seen, stop: () => consumer.disconnect() };
+export function registerVehicle<T = unknown>(
+  url: string,
+  vehicle_number: string,
+  city: string,
+): Promise<ApiResponse<T>> {
+  return call<T>('POST', `${url}/dispatch-locations`, { vehicle_number, city });
 }
 
-export async function registerVehicle(url: string, vehicle_number: string, city: string) {
-  return fetch(`${url}/dispatch-locations`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ vehicle_number, city }),
-  });
-}
-
-export function release(url: string, path: string, headers: Record<string, string> = {}) {
-  return fetch(`${url}/dispatch-locations/${path}`, { method: 'PATCH', headers });
+/** PATCH /dispatch-locations/<path>, e.g. `ABC-1234/release` or `ABC-1234/Colombo/release`. */
+export function release<T = unknown>(
+  url: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<ApiResponse<T>> {
+  return call<T>('PATCH', `${url}/dispatch-locations/${path}`, undefined, headers);
 }
 
 /** The log lines whose msg is exactly `msg`. */
@@ -257,7 +264,8 @@ export async function waitingOrderIds(rt: TestRuntime, cityKey?: string): Promis
   return ((await q) as { order_id: number }[]).map((r) => Number(r.order_id));
 }
 
-export async function consumedOk(rt: TestRuntime): Promise<number> {
+/** How many events the runtime consumed with this outcome ('ok', 'dlq', …), from its metrics. */
+export async function consumedWith(rt: TestRuntime, outcome: string): Promise<number> {
   const { values } = await rt.metrics.eventsConsumed.get();
-  return values.filter((v) => v.labels.outcome === 'ok').reduce((sum, v) => sum + v.value, 0);
+  return values.filter((v) => v.labels.outcome === outcome).reduce((sum, v) => sum + v.value, 0);
 }

@@ -4,7 +4,7 @@ import { deleteTestTopics, testTopicPrefix, uniqueId, waitFor } from '@delivery/
 import {
   assignments,
   buildConfirmed,
-  consumedOk,
+  consumedWith,
   linesWith,
   lockKey,
   publishConfirmed,
@@ -62,7 +62,7 @@ describe('two dispatcher instances in one consumer group', () => {
     // Handled = queued, served and logged: counting rows alone could catch a drain half-way.
     await waitFor(
       async () =>
-        (await consumedOk(a.rt)) + (await consumedOk(b.rt)) >= 40 &&
+        (await consumedWith(a.rt, 'ok')) + (await consumedWith(b.rt, 'ok')) >= 40 &&
         (await assignments(a.rt)).length + (await waitingOrderIds(a.rt)).length === 40,
       { what: 'all 40 orders handled', timeoutMs: 30_000 },
     );

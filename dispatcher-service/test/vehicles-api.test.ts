@@ -1,24 +1,19 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { uniqueId, waitFor } from '@delivery/common/testing';
+import { call, countRows, uniqueId, waitFor, type ErrorBody } from '@delivery/common/testing';
 import {
   assignments,
   buildConfirmed,
+  newCity,
   publishConfirmed,
   registerVehicle,
   startOrderStub,
   startTestDispatcher,
   testRedisPrefix,
+  vehicleNo,
   type OrderStub,
   type TestDispatcher,
 } from './support.js';
-
-const newCity = () => `City ${uniqueId()}`;
-const vehicleNo = () => `V-${uniqueId().toUpperCase()}`;
-
-interface ErrorBody {
-  error: { code: string; message: string; details?: { path: string; message: string }[] };
-}
 
 describe('POST and GET /dispatch-locations', () => {
   let stub: OrderStub;
@@ -33,22 +28,16 @@ describe('POST and GET /dispatch-locations', () => {
     await stub?.stop();
   });
 
-  const list = (city: string, query = '') =>
-    fetch(`${d.url}/dispatch-locations/${encodeURIComponent(city)}${query}`);
-  const post = (body: unknown) =>
-    fetch(`${d.url}/dispatch-locations`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-  const vehicleCount = async () =>
-    Number(((await d.rt.db('vehicles').count({ n: '*' }).first()) as { n: number }).n);
+  const list = <T = unknown>(city: string, query = '') =>
+    call<T>('GET', `${d.url}/dispatch-locations/${encodeURIComponent(city)}${query}`);
+  const post = <T = unknown>(body: unknown) => call<T>('POST', `${d.url}/dispatch-locations`, body);
+  const vehicleCount = async () => (await countRows(d.rt.db, ['vehicles'])).vehicles;
 
   it('when the body is valid, 201 with id, vehicle_number and city, trimmed', async () => {
     const vehicle = vehicleNo();
-    const res = await post({ vehicle_number: `  ${vehicle} `, city: ' Colombo  ' });
+    const res = await post<{ id: number }>({ vehicle_number: `  ${vehicle} `, city: ' Colombo  ' });
     assert.equal(res.status, 201);
-    const body = (await res.json()) as { id: number };
+    const body = res.body;
     assert.deepEqual(Object.keys(body).sort(), ['city', 'id', 'vehicle_number']);
     assert.ok(Number.isInteger(body.id) && body.id > 0);
     assert.deepEqual(body, { id: body.id, vehicle_number: vehicle, city: 'Colombo' });
@@ -58,9 +47,9 @@ describe('POST and GET /dispatch-locations', () => {
     const vehicle = `ABC-${uniqueId()}`;
     assert.equal((await registerVehicle(d.url, vehicle, newCity())).status, 201);
     const before = await vehicleCount();
-    const res = await registerVehicle(d.url, vehicle.toLowerCase(), newCity());
+    const res = await registerVehicle<ErrorBody>(d.url, vehicle.toLowerCase(), newCity());
     assert.equal(res.status, 409);
-    assert.equal(((await res.json()) as ErrorBody).error.code, 'vehicle_exists');
+    assert.equal(res.body.error.code, 'vehicle_exists');
     assert.equal(await vehicleCount(), before);
   });
 
@@ -76,9 +65,9 @@ describe('POST and GET /dispatch-locations', () => {
       [[], ['(body)']],
     ];
     for (const [body, paths] of cases) {
-      const res = await post(body);
+      const res = await post<ErrorBody>(body);
       assert.equal(res.status, 400, JSON.stringify(body));
-      const { error } = (await res.json()) as ErrorBody;
+      const { error } = res.body;
       assert.equal(error.code, 'validation_failed');
       assert.deepEqual([...new Set(error.details?.map((x) => x.path))].sort(), paths, JSON.stringify(body));
     }
@@ -94,7 +83,7 @@ describe('POST and GET /dispatch-locations', () => {
     await registerVehicle(d.url, c, ` ${city} `);
     const res = await list(`  ${city.toLowerCase()}  `);
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), [
+    assert.deepEqual(res.body, [
       { vehicle_number: a, city },
       { vehicle_number: b, city: city.toUpperCase() },
       { vehicle_number: c, city },
@@ -104,7 +93,7 @@ describe('POST and GET /dispatch-locations', () => {
   it('GET of a city without vehicles is 200 []', async () => {
     const res = await list(newCity());
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), []);
+    assert.deepEqual(res.body, []);
   });
 
   it('GET ?available=true lists only vehicles without an order, ?available=false only allocated ones', async () => {
@@ -117,9 +106,9 @@ describe('POST and GET /dispatch-locations', () => {
     await waitFor(async () => (await assignments(d.rt)).some((x) => x.order_id === order.data.orderId), {
       what: 'allocation',
     });
-    assert.deepEqual(await (await list(city, '?available=true')).json(), [{ vehicle_number: b, city }]);
-    assert.deepEqual(await (await list(city, '?available=false')).json(), [{ vehicle_number: a, city }]);
-    assert.deepEqual(await (await list(city)).json(), [
+    assert.deepEqual((await list(city, '?available=true')).body, [{ vehicle_number: b, city }]);
+    assert.deepEqual((await list(city, '?available=false')).body, [{ vehicle_number: a, city }]);
+    assert.deepEqual((await list(city)).body, [
       { vehicle_number: a, city },
       { vehicle_number: b, city },
     ]);
@@ -127,9 +116,9 @@ describe('POST and GET /dispatch-locations', () => {
 
   it('GET with available other than true/false, or an unknown query parameter, is 400', async () => {
     for (const query of ['?available=yes', '?available=true&available=false', '?availble=true']) {
-      const res = await list('Colombo', query);
+      const res = await list<ErrorBody>('Colombo', query);
       assert.equal(res.status, 400, query);
-      assert.equal(((await res.json()) as ErrorBody).error.code, 'validation_failed');
+      assert.equal(res.body.error.code, 'validation_failed');
     }
     const long = await list('C'.repeat(101));
     assert.equal(long.status, 400);

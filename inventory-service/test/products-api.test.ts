@@ -1,9 +1,16 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTestRuntime, listen, type TestRuntime } from '@delivery/common/testing';
+import {
+  call,
+  countRows,
+  createTestRuntime,
+  listen,
+  type ErrorBody,
+  type TestRuntime,
+} from '@delivery/common/testing';
 import { createApp } from '../src/app.js';
 import type { Product } from '../src/products/products-repository.js';
-import { INVENTORY_MIGRATIONS, call, countRows, type ErrorBody } from './support.js';
+import { INVENTORY_MIGRATIONS } from './support.js';
 
 type ProductJson = Omit<Product, 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string };
 
@@ -11,7 +18,7 @@ describe('inventory-service products API', () => {
   let rt: TestRuntime;
   let server: Awaited<ReturnType<typeof listen>>;
   const api = <T = ProductJson>(method: string, path: string, body?: unknown) =>
-    call<T>(server.url, method, path, body);
+    call<T>(method, `${server.url}${path}`, body);
   const productCount = async () => (await countRows(rt.db, ['products'])).products;
 
   before(async () => {

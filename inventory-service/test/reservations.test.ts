@@ -2,11 +2,18 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { envelopeSchema, startWorker, topicName, type OrderPlacedData, type Worker } from '@delivery/common';
-import { createTestRuntime, waitFor, type TestRuntime } from '@delivery/common/testing';
+import {
+  createTestRuntime,
+  envelope,
+  publish,
+  readTopic,
+  waitFor,
+  type TestRuntime,
+} from '@delivery/common/testing';
 import { insertProduct, findProductById } from '../src/products/products-repository.js';
 import { inventoryEventHandlers } from '../src/reservations/order-events-consumer.js';
 import { findReservationByOrderId } from '../src/reservations/reservations-repository.js';
-import { INVENTORY_MIGRATIONS, envelope, publish, readTopic } from './support.js';
+import { INVENTORY_MIGRATIONS } from './support.js';
 
 describe('inventory-service consumer: order.created reserves all items or none', () => {
   let rt: TestRuntime;

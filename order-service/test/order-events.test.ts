@@ -1,11 +1,20 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startWorker, topicName, type Worker } from '@delivery/common';
-import { createTestRuntime, listen, waitFor, type TestRuntime } from '@delivery/common/testing';
+import {
+  call,
+  createTestRuntime,
+  envelope,
+  listen,
+  publish,
+  readTopic,
+  waitFor,
+  type TestRuntime,
+} from '@delivery/common/testing';
 import { createApp } from '../src/app.js';
 import { orderEventHandlers } from '../src/orders/order-events-consumer.js';
 import type { Order } from '../src/orders/orders-repository.js';
-import { ORDER_MIGRATIONS, call, envelope, publish, readTopic } from './support.js';
+import { ORDER_MIGRATIONS } from './support.js';
 
 type OrderJson = Omit<Order, 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string };
 
@@ -33,13 +42,13 @@ describe('order-service consumer: order.inventory.updated and order.dispatched',
 
   const placeOrder = async () =>
     (
-      await call<OrderJson>(server.url, 'POST', '/orders', {
+      await call<OrderJson>('POST', `${server.url}/orders`, {
         customerId: 7,
         city: 'Galle',
         items: [{ productId: 5, price: 12.5, quantity: 2 }],
       })
     ).body;
-  const getOrder = async (id: number) => (await call<OrderJson>(server.url, 'GET', `/orders/${id}`)).body;
+  const getOrder = async (id: number) => (await call<OrderJson>('GET', `${server.url}/orders/${id}`)).body;
   const inventoryUpdated = (order: OrderJson, status: 'RESERVED' | 'REJECTED', reason?: string) =>
     envelope('order.inventory.updated', {
       orderId: order.id,
@@ -133,7 +142,7 @@ describe('order-service consumer: order.inventory.updated and order.dispatched',
     assert.equal(dispatchedOrder.vehicleNumber, 'ABC-1234');
 
     assert.equal(
-      (await call(server.url, 'PATCH', `/orders/${order.id}`, { status: 'DELIVERED' })).status,
+      (await call('PATCH', `${server.url}/orders/${order.id}`, { status: 'DELIVERED' })).status,
       200,
     );
     const late = dispatched(order, 'XYZ-9999');
@@ -150,7 +159,7 @@ describe('order-service consumer: order.inventory.updated and order.dispatched',
     await publish(rt.producer, prefix(), 'order.inventory.updated', order.id, [reserved]);
     await handled(reserved.eventId);
     assert.equal(
-      (await call(server.url, 'PATCH', `/orders/${order.id}`, { status: 'DELIVERED' })).status,
+      (await call('PATCH', `${server.url}/orders/${order.id}`, { status: 'DELIVERED' })).status,
       200,
     );
 

@@ -1,10 +1,18 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTestRuntime, listen, type TestRuntime } from '@delivery/common/testing';
+import {
+  call,
+  countRows,
+  createTestRuntime,
+  envelope,
+  listen,
+  type ErrorBody,
+  type TestRuntime,
+} from '@delivery/common/testing';
 import { createApp } from '../src/app.js';
 import { applyInventoryResult } from '../src/orders/apply-inventory-result.js';
 import type { Order } from '../src/orders/orders-repository.js';
-import { ORDER_MIGRATIONS, call, countRows, envelope, type ErrorBody } from './support.js';
+import { ORDER_MIGRATIONS } from './support.js';
 
 type OrderJson = Omit<Order, 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string };
 
@@ -29,7 +37,7 @@ describe('order-service HTTP API', () => {
     path: string,
     body?: unknown,
     headers?: Record<string, string>,
-  ) => call<T>(server.url, method, path, body, headers);
+  ) => call<T>(method, `${server.url}${path}`, body, headers);
   const counts = () => countRows(rt.db, ['orders', 'order_items', 'outbox']);
 
   before(async () => {

@@ -13,14 +13,16 @@ import {
 } from '@delivery/common';
 import {
   TEST_KAFKA_BROKERS,
+  call,
   createTestRuntime,
   listen,
+  readTopic,
   waitFor,
   type TestRuntime,
 } from '@delivery/common/testing';
 import { createApp } from '../src/app.js';
 import type { Order } from '../src/orders/orders-repository.js';
-import { ORDER_MIGRATIONS, call, readTopic } from './support.js';
+import { ORDER_MIGRATIONS } from './support.js';
 
 describe('POST /orders while Kafka is unreachable', () => {
   let rt: TestRuntime;
@@ -44,7 +46,7 @@ describe('POST /orders while Kafka is unreachable', () => {
   });
 
   it('answers 201 and keeps order.created in the outbox; once Kafka is back the event is published', async () => {
-    const res = await call<Order>(server.url, 'POST', '/orders', {
+    const res = await call<Order>('POST', `${server.url}/orders`, {
       customerId: 3,
       city: 'Jaffna',
       items: [{ productId: 9, price: 5, quantity: 1 }],

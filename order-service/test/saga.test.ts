@@ -2,19 +2,22 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { envelopeSchema, startWorker, topicName, type Worker } from '@delivery/common';
 import {
+  call,
   createTestRuntime,
   deleteTestTopics,
   listen,
+  readTopic,
   testTopicPrefix,
   waitFor,
   type TestRuntime,
+  type TopicReader,
 } from '@delivery/common/testing';
 import { createApp as createInventoryApp } from '../../inventory-service/src/app.js';
 import { inventoryEventHandlers } from '../../inventory-service/src/reservations/order-events-consumer.js';
 import { createApp as createOrderApp } from '../src/app.js';
 import { orderEventHandlers } from '../src/orders/order-events-consumer.js';
 import type { Order } from '../src/orders/orders-repository.js';
-import { INVENTORY_MIGRATIONS, ORDER_MIGRATIONS, call, readTopic } from './support.js';
+import { INVENTORY_MIGRATIONS, ORDER_MIGRATIONS } from './support.js';
 
 type OrderJson = Omit<Order, 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string };
 type Server = Awaited<ReturnType<typeof listen>>;
@@ -26,7 +29,7 @@ describe('the confirmation saga: order-service and inventory-service together', 
   let workers: Worker[] = [];
   let orderApi: Server;
   let inventoryApi: Server;
-  let confirmedTopic: Awaited<ReturnType<typeof readTopic>>;
+  let confirmedTopic: TopicReader;
 
   before(async () => {
     orders = await createTestRuntime({
@@ -61,17 +64,16 @@ describe('the confirmation saga: order-service and inventory-service together', 
   });
 
   const createProduct = async (stock: number) =>
-    (await call<{ id: number }>(inventoryApi.url, 'POST', '/products', { name: 'Rice 5kg', stock })).body.id;
+    (await call<{ id: number }>('POST', `${inventoryApi.url}/products`, { name: 'Rice 5kg', stock })).body.id;
   const stockOf = async (id: number) =>
-    (await call<{ stock: number }>(inventoryApi.url, 'GET', `/products/${id}`)).body.stock;
+    (await call<{ stock: number }>('GET', `${inventoryApi.url}/products/${id}`)).body.stock;
   const placeOrder = async (
     items: { productId: number; price: number; quantity: number }[],
     requestId?: string,
   ) => {
     const res = await call<OrderJson>(
-      orderApi.url,
       'POST',
-      '/orders',
+      `${orderApi.url}/orders`,
       { customerId: 1, city: 'Colombo', items },
       requestId ? { 'x-request-id': requestId } : {},
     );
@@ -82,7 +84,7 @@ describe('the confirmation saga: order-service and inventory-service together', 
   const settled = (id: number) =>
     waitFor(
       async () => {
-        const order = (await call<OrderJson>(orderApi.url, 'GET', `/orders/${id}`)).body;
+        const order = (await call<OrderJson>('GET', `${orderApi.url}/orders/${id}`)).body;
         return order.status !== 'PENDING' && order;
       },
       { what: `order ${id} confirmed or rejected` },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { idParam, positiveId } from '@delivery/common';
 import { hasAtMostTwoDecimals, numberToCents } from './money.js';
 import { ORDER_STATUSES } from './order-status.js';
 
@@ -7,12 +8,11 @@ import { ORDER_STATUSES } from './order-status.js';
  * dropped: a misspelt field ("quantitiy") silently ignored would place a different order than
  * the one the client meant.
  */
-const MAX_ID = 2_147_483_647;
 const MAX_PRICE = 1_000_000;
 /** DECIMAL(12,2) holds at most 9 999 999 999.99. */
 const MAX_TOTAL_CENTS = 999_999_999_999;
 
-const id = z.number().int().positive().max(MAX_ID);
+const id = positiveId;
 
 const price = z.number().min(0).max(MAX_PRICE).refine(hasAtMostTwoDecimals, 'must have at most 2 decimals');
 
@@ -42,14 +42,7 @@ export function totalCents(items: OrderItemInput[]): number {
   return items.reduce((sum, item) => sum + numberToCents(item.price) * item.quantity, 0);
 }
 
-/** Route ids arrive as strings; only a plain positive integer is an id. */
-export const orderIdParam = z.strictObject({
-  id: z
-    .string()
-    .regex(/^\d{1,10}$/, 'must be a positive integer')
-    .transform(Number)
-    .pipe(id),
-});
+export const orderIdParam = idParam;
 
 export const listOrdersQuery = z.strictObject({
   status: z.enum(ORDER_STATUSES).optional(),
