@@ -1,17 +1,9 @@
 import { z } from 'zod';
-import { commonEnv, parseEnv } from '@delivery/common';
+import { parseEnv, serviceEnv, urlWithProtocol } from '@delivery/common';
 
-const url = (protocols: string[]) =>
-  z.url().refine((u) => protocols.includes(new URL(u).protocol), `must start with ${protocols.join(' or ')}`);
-
-const schema = commonEnv
+const schema = serviceEnv({ port: 3003, database: 'dispatch' })
   .extend({
-    PORT: z.coerce.number().int().min(0).max(65535).default(3003),
-    MYSQL_DATABASE: z
-      .string()
-      .regex(/^\w{1,64}$/)
-      .default('dispatch'),
-    REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+    REDIS_URL: urlWithProtocol(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
     /**
      * Namespace of the lock keys, so tests never touch the locks of a running `make up`. Unset,
      * it follows KAFKA_TOPIC_PREFIX: a system under a topic namespace keeps its locks under it too.
@@ -20,7 +12,7 @@ const schema = commonEnv
       .string()
       .regex(/^[\w.:-]*$/)
       .optional(),
-    ORDER_SERVICE_URL: url(['http:', 'https:']).default('http://127.0.0.1:3001'),
+    ORDER_SERVICE_URL: urlWithProtocol(['http:', 'https:']).default('http://127.0.0.1:3001'),
     /** A safety net against a lock outliving a crash, not the delivery time: the reconciler renews it. */
     VEHICLE_LOCK_TTL_MS: z.coerce.number().int().min(1_000).default(3_600_000),
     LOCK_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(30_000),

@@ -1,13 +1,7 @@
-import { z } from 'zod';
-import { commonEnv, parseEnv } from '@delivery/common';
+import type { z } from 'zod';
+import { parseEnv, serviceEnv } from '@delivery/common';
 
-const schema = commonEnv.extend({
-  PORT: z.coerce.number().int().min(0).max(65535).default(3001),
-  MYSQL_DATABASE: z
-    .string()
-    .regex(/^\w{1,64}$/)
-    .default('orders'),
-});
+const schema = serviceEnv({ port: 3001, database: 'orders' });
 
 export type Config = z.infer<typeof schema>;
 
