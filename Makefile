@@ -5,7 +5,7 @@ SHELL := bash
 
 NPM_STAMP := node_modules/.package-lock.json
 
-.PHONY: help up down status logs migrate infra test lint typecheck check seed demo bench sample-logs
+.PHONY: help up down status logs migrate infra test lint typecheck check seed demo bench sample-logs test-faults
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -45,6 +45,10 @@ check: typecheck lint
 
 test: $(NPM_STAMP) infra check ## Every test, against the real MariaDB, Redis and Kafka (never touches `make up`'s data)
 	bash scripts/test.sh
+
+test-faults: $(NPM_STAMP) infra ## Kill, stop and restart Kafka, Redis, MySQL and the services under load; prints the figures
+	bash infra/kafka/fetch.sh
+	bash scripts/test-faults.sh
 
 seed: $(NPM_STAMP) ## Products (101 included) and vehicles in Colombo and Kandy; a second run changes nothing
 	npx tsx scripts/seed.ts

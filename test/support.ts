@@ -1,9 +1,11 @@
 /**
  * Starts the three services as real processes, the way `make up` does, on their own test
- * databases, topic namespace and free ports. Used by the end-to-end suites.
+ * databases, topic namespace and free ports. Used by the end-to-end suites; the fault suite
+ * (test/faults) also points a system at servers it owns and restarts single processes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dropDatabase, prepareDatabase } from '@delivery/common';
@@ -30,15 +32,34 @@ export interface RunningService {
   name: ServiceName;
   url: string;
   logFile: string;
+  /** The current process: start() replaces it after the previous one exited. */
   process: ChildProcess;
   env: NodeJS.ProcessEnv;
-  /** The JSON lines the process has logged so far. */
+  /** The service's own database on the system's MySQL server. */
+  database: string;
+  /** The JSON lines the process (and every earlier process of this service) has logged so far. */
   logLines(): Record<string, unknown>[];
+  /** Starts the process again with the same env, port and log file; by default waits until /readyz is 200. */
+  start(options?: { waitReady?: boolean }): Promise<void>;
+}
+
+export interface SystemOptions {
+  /** The MySQL server holding the system's databases; default the machine's (TEST_MYSQL_URL). */
+  mysqlUrl?: string;
+  /** Default the machine's broker (TEST_KAFKA_BROKERS). Topics on another broker are its owner's to remove. */
+  kafkaBrokers?: string[];
+  /** The dispatcher's Redis; default its own default (the machine's). */
+  redisUrl?: string;
+  /** Dispatcher processes sharing one database, topic namespace and Redis prefix (default 1). */
+  dispatchers?: number;
 }
 
 export interface System {
   prefix: string;
+  mysqlUrl: string;
   services: Record<ServiceName, RunningService>;
+  /** Every dispatcher instance; the first is services['dispatcher-service']. */
+  dispatchers: RunningService[];
   stop(): Promise<void>;
 }
 
@@ -62,8 +83,7 @@ function readLines(logFile: string): Record<string, unknown>[] {
 }
 
 /** Ask the OS for a port that is free right now. */
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer().listen(0, '127.0.0.1', () => {
       const { port } = srv.address() as { port: number };
@@ -73,9 +93,46 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** Resolves when the service's /readyz answers 200; fails at once if its process exits. */
+export function waitReady(s: RunningService, timeoutMs = 60_000): Promise<boolean> {
+  return waitFor(
+    async () => {
+      if (s.process.exitCode !== null) throw new Error(`${s.name} exited with ${s.process.exitCode}`);
+      return (await fetch(`${s.url}/readyz`)).status === 200;
+    },
+    { timeoutMs, intervalMs: 200, what: `${s.name} ready` },
+  );
+}
+
+function runningService(
+  name: ServiceName,
+  env: NodeJS.ProcessEnv,
+  logFile: string,
+  database: string,
+): RunningService {
+  const service: RunningService = {
+    name,
+    url: `http://127.0.0.1:${env.PORT}`,
+    logFile,
+    env,
+    database,
+    process: startProcess(name, env, logFile),
+    logLines: () => readLines(logFile),
+    async start({ waitReady: wait = true } = {}) {
+      if (service.process.exitCode === null && service.process.signalCode === null)
+        throw new Error(`${name} (pid ${service.process.pid}) is still running`);
+      service.process = startProcess(name, env, logFile);
+      if (wait) await waitReady(service);
+    },
+  };
+  return service;
+}
+
 export async function startSystem(
   extraEnv: Partial<Record<ServiceName, NodeJS.ProcessEnv>> = {},
+  options: SystemOptions = {},
 ): Promise<System> {
+  const { mysqlUrl = TEST_MYSQL_URL, kafkaBrokers = TEST_KAFKA_BROKERS, redisUrl, dispatchers = 1 } = options;
   const prefix = testTopicPrefix();
   const run = uniqueId();
   const logDir = path.join(ROOT, '.run', 'test-logs', run);
@@ -87,55 +144,55 @@ export async function startSystem(
   };
   const databases: string[] = [];
   const services = {} as Record<ServiceName, RunningService>;
+  const instances: RunningService[] = [];
   for (const s of SERVICES) {
     const database = `${s.database}_test_${run}`;
     databases.push(database);
-    await prepareDatabase({ url: TEST_MYSQL_URL, database }, path.join(ROOT, 'migrations', s.migrations));
+    await prepareDatabase({ url: mysqlUrl, database }, path.join(ROOT, 'migrations', s.migrations));
     const env: NodeJS.ProcessEnv = {
       PORT: String(ports[s.name]),
-      MYSQL_URL: TEST_MYSQL_URL,
+      MYSQL_URL: mysqlUrl,
       MYSQL_DATABASE: database,
-      KAFKA_BROKERS: TEST_KAFKA_BROKERS.join(','),
+      KAFKA_BROKERS: kafkaBrokers.join(','),
       KAFKA_TOPIC_PREFIX: prefix,
       KAFKA_PARTITIONS: '3',
       ORDER_SERVICE_URL: `http://127.0.0.1:${ports['order-service']}`,
       REDIS_KEY_PREFIX: `test-${run}:`,
+      ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
       LOG_LEVEL: 'debug',
       ...extraEnv[s.name],
     };
-    const logFile = path.join(logDir, `${s.name}.log`);
-    services[s.name] = {
-      name: s.name,
-      url: `http://127.0.0.1:${ports[s.name]}`,
-      logFile,
-      env,
-      process: startProcess(s.name, env, logFile),
-      logLines: () => readLines(logFile),
-    };
+    services[s.name] = runningService(s.name, env, path.join(logDir, `${s.name}.log`), database);
+    instances.push(services[s.name]);
   }
-  await Promise.all(
-    Object.values(services).map((s) =>
-      waitFor(
-        async () => {
-          if (s.process.exitCode !== null) throw new Error(`${s.name} exited with ${s.process.exitCode}`);
-          return (await fetch(`${s.url}/readyz`)).status === 200;
-        },
-        { timeoutMs: 60_000, intervalMs: 200, what: `${s.name} ready` },
-      ),
-    ),
-  );
+  const dispatcherInstances = [services['dispatcher-service']];
+  for (let i = 2; i <= dispatchers; i++) {
+    const first = services['dispatcher-service'];
+    const env = { ...first.env, PORT: String(await freePort()) };
+    const extra = runningService(
+      'dispatcher-service',
+      env,
+      path.join(logDir, `dispatcher-service-${i}.log`),
+      first.database,
+    );
+    dispatcherInstances.push(extra);
+    instances.push(extra);
+  }
+  await Promise.all(instances.map((s) => waitReady(s)));
   return {
     prefix,
+    mysqlUrl,
     services,
+    dispatchers: dispatcherInstances,
     async stop() {
-      await Promise.all(Object.values(services).map((s) => stopProcess(s.process)));
-      for (const db of databases) await dropDatabase(TEST_MYSQL_URL, db);
-      await deleteTestTopics(prefix);
+      await Promise.all(instances.map((s) => stopProcess(s.process)));
+      for (const db of databases) await dropDatabase(mysqlUrl, db);
+      if (options.kafkaBrokers === undefined) await deleteTestTopics(prefix);
     },
   };
 }
 
-/** SIGTERM and wait for the exit code. */
+/** Send `signal` (SIGTERM by default) and wait for the exit code; null when a signal ended it. */
 export async function stopProcess(
   child: ChildProcess,
   signal: NodeJS.Signals = 'SIGTERM',

@@ -1,4 +1,4 @@
-import type { Consumer, EachMessagePayload, Kafka, Producer } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { runWithCorrelationId } from './context.js';
 import { dlqTopic, envelopeSchema, topicName, type Envelope, type EventType } from './events.js';
 import type { Logger } from './logger.js';
@@ -32,7 +32,10 @@ export interface ConsumerLoopOptions {
   handlers: EventHandler<any>[];
   logger: Logger;
   metrics: Metrics;
+  /** Partitions whose batches are handled side by side (default 6, the topics' partition count). */
   partitionsConsumedConcurrently?: number;
+  /** Messages handled at once across all partitions; keep it below the database pool size (default 8). */
+  maxInFlight?: number;
   retry?: { initialMs?: number; maxMs?: number };
 }
 
@@ -48,15 +51,50 @@ function describe(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
 
+/** One message being handled: where it came from, and how to tell the coordinator we are alive. */
+interface Delivery {
+  topic: string;
+  partition: number;
+  message: KafkaMessage;
+  heartbeat(): Promise<void>;
+}
+
+/** A counting semaphore: at most `size` holders at once. */
+function slots(size: number) {
+  let free = size;
+  const queue: (() => void)[] = [];
+  return {
+    async acquire(): Promise<void> {
+      if (free > 0) {
+        free -= 1;
+        return;
+      }
+      await new Promise<void>((resolve) => queue.push(resolve));
+    },
+    release(): void {
+      const next = queue.shift();
+      if (next) next();
+      else free += 1;
+    },
+  };
+}
+
 /**
  * The standalone consumer loop of a service. Each message is parsed and validated against the
  * shared envelope schema; an invalid one goes to the DLQ with the reason in its headers and is
- * committed. A handler failure is treated as transient and retried in place with backoff (the
- * partition waits, nothing is skipped) until it succeeds or the loop stops.
+ * committed. A handler failure is treated as transient and retried in place with backoff (its
+ * key waits, nothing is skipped) until it succeeds or the loop stops.
+ *
+ * Messages are taken a batch at a time. Within a batch, the messages of one key (one order) are
+ * handled one after another in offset order, and different keys side by side, up to
+ * `maxInFlight` at once: the order of one order's events is kept, and a partition no longer
+ * waits for each message's transaction before starting the next. Only the offset up to which
+ * every message is done is committed, so a stop or a crash never skips one.
  */
 export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
   const { kafka, producer, groupId, topicPrefix, metrics } = options;
   const { initialMs = 200, maxMs = 5_000 } = options.retry ?? {};
+  const inFlight = slots(options.maxInFlight ?? 8);
   const log = options.logger.child({ module: 'consumer', groupId });
   const byTopic = new Map(options.handlers.map((h) => [topicName(topicPrefix, h.type), h]));
   const consumer = kafka.consumer({
@@ -69,7 +107,7 @@ export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
   });
   let stopping = false;
 
-  async function toDlq({ topic, partition, message }: EachMessagePayload, reason: string, error: string) {
+  async function toDlq({ topic, partition, message }: Delivery, reason: string, error: string) {
     await producer.send({
       topic: dlqTopic(topic),
       acks: -1,
@@ -90,7 +128,7 @@ export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
   }
 
   async function handleWithRetry(
-    payload: EachMessagePayload,
+    payload: Delivery,
     handler: EventHandler,
     event: Envelope<EventType>,
   ) {
@@ -114,7 +152,7 @@ export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
     }
   }
 
-  async function eachMessage(payload: EachMessagePayload): Promise<void> {
+  async function handleMessage(payload: Delivery): Promise<void> {
     const { topic, message } = payload;
     const handler = byTopic.get(topic);
     if (!handler) return;
@@ -140,6 +178,41 @@ export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
     });
   }
 
+  async function eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) {
+    const { topic, partition, messages } = batch;
+    const chains = new Map<string, number[]>();
+    messages.forEach((message, i) => {
+      const key = message.key?.toString('utf8') ?? '';
+      const chain = chains.get(key);
+      if (chain) chain.push(i);
+      else chains.set(key, [i]);
+    });
+    const done = new Array<boolean>(messages.length).fill(false);
+    let failure: { err: unknown } | undefined;
+    async function runChain(indices: number[]) {
+      for (const i of indices) {
+        if (failure || !isRunning() || isStale()) return;
+        await inFlight.acquire();
+        try {
+          await handleMessage({ topic, partition, message: messages[i]!, heartbeat });
+          done[i] = true;
+        } catch (err) {
+          failure ??= { err };
+          return;
+        } finally {
+          inFlight.release();
+        }
+      }
+    }
+    await Promise.all([...chains.values()].map(runChain));
+    // Commit up to the first message not done: everything before it is handled, nothing after it is lost.
+    let last = -1;
+    while (last + 1 < messages.length && done[last + 1]) last += 1;
+    if (last >= 0) resolveOffset(messages[last]!.offset);
+    if (failure) throw failure.err;
+    await heartbeat();
+  }
+
   return {
     consumer,
     async start() {
@@ -148,8 +221,9 @@ export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
       // A new group starts at the beginning: events written before the first start are not skipped.
       await consumer.subscribe({ topics: [...byTopic.keys()], fromBeginning: true });
       await consumer.run({
-        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 3,
-        eachMessage,
+        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 6,
+        eachBatchAutoResolve: false,
+        eachBatch,
       });
       log.info({ topics: [...byTopic.keys()] }, 'consumer started');
     },

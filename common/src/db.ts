@@ -39,9 +39,25 @@ export function createDb({ url, database, poolMax = 10 }: DbOptions): Db {
       timezone: 'Z',
       connectTimeout: 5_000,
     },
-    pool: { min: 0, max: poolMax },
+    pool: {
+      min: 0,
+      max: poolMax,
+      afterCreate: readCommitted,
+    },
     acquireConnectionTimeout: 5_000,
   });
+}
+
+type RawConnection = { query(sql: string, done: (err: Error | null) => void): void };
+
+/**
+ * Every connection reads committed data and takes no gap locks. The services' invariants rest on
+ * row locks (SELECT … FOR UPDATE), guarded updates and unique indexes, never on a snapshot; and
+ * set once per connection, READ COMMITTED costs no extra round trip per transaction (a knex
+ * `isolationLevel` sends a SET TRANSACTION before every BEGIN).
+ */
+function readCommitted(conn: RawConnection, done: (err: Error | null, conn: RawConnection) => void): void {
+  conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', (err) => done(err, conn));
 }
 
 export async function ensureDatabase(url: string, database: string): Promise<void> {

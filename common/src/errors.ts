@@ -53,19 +53,44 @@ function fromBodyParser(err: unknown): AppError | undefined {
   }
 }
 
+/**
+ * Client errors raised before a route runs, which carry their 4xx status (http-errors style):
+ * a path that is not valid percent-encoding (the router's URIError), a body that does not
+ * inflate as its Content-Encoding says, a request aborted mid-body.
+ */
+function fromClientError(err: unknown): AppError | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const { status } = err as { status?: unknown };
+  if (typeof status !== 'number' || status < 400 || status > 499) return undefined;
+  if (err instanceof URIError)
+    return new AppError('malformed_path', 'The path is not valid percent-encoding', 400);
+  if ((err as { expose?: unknown }).expose === true)
+    return new AppError('malformed_body', 'The request body could not be read', status);
+  return undefined;
+}
+
 const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
   'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
   'PROTOCOL_CONNECTION_LOST',
   'ER_CON_COUNT_ERROR',
+  'ER_SERVER_SHUTDOWN',
 ]);
 
 /** A database that cannot be reached is a 503 the caller can retry, not a 500. */
 function fromUnavailableDependency(err: unknown): AppError | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
-  const { code, name } = err as { code?: unknown; name?: unknown };
-  if (name === 'KnexTimeoutError' || (typeof code === 'string' && UNAVAILABLE_CODES.has(code))) {
+  const { code, name, fatal } = err as { code?: unknown; name?: unknown; fatal?: unknown };
+  // mysql2 marks every error that killed the connection `fatal`, including the ones without a
+  // code ("Can't add new command when connection is in closed state" after the server died).
+  if (
+    name === 'KnexTimeoutError' ||
+    fatal === true ||
+    (typeof code === 'string' && UNAVAILABLE_CODES.has(code))
+  ) {
     return new AppError('dependency_unavailable', 'The database is unavailable; retry later', 503);
   }
   return undefined;
@@ -76,6 +101,7 @@ export function toAppError(err: unknown): AppError {
   if (err instanceof ZodError) return validationError(err);
   return (
     fromBodyParser(err) ??
+    fromClientError(err) ??
     fromUnavailableDependency(err) ??
     new AppError('internal_error', 'Internal server error', 500)
   );

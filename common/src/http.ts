@@ -1,6 +1,8 @@
 import express, { type Express, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { runWithCorrelationId } from './context.js';
 import { AppError, errorHandler, notFoundHandler } from './errors.js';
 import type { Logger } from './logger.js';
@@ -84,7 +86,8 @@ export function createHttpApp({ logger, metrics, readiness, routes, api }: HttpA
         req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
-      customSuccessMessage: (req, res, ms) => `${req.method} ${req.url} ${res.statusCode} ${Math.round(ms)}ms`,
+      customSuccessMessage: (req, res, ms) =>
+        `${req.method} ${req.url} ${res.statusCode} ${Math.round(ms)}ms`,
       autoLogging: {
         ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics',
       },
@@ -114,4 +117,40 @@ export function createHttpApp({ logger, metrics, readiness, routes, api }: HttpA
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
   return app;
+}
+
+/** A request line longer than this, refused by Node's parser, is answered 414 rather than 431. */
+const REQUEST_LINE_LIMIT = 8 * 1024;
+
+function clientErrorAnswer(err: NodeJS.ErrnoException & { rawPacket?: Buffer }): [number, string, string] {
+  if (err.code === 'HPE_HEADER_OVERFLOW') {
+    const [firstLine = ''] = (err.rawPacket?.toString('latin1') ?? '').split('\r\n', 1);
+    return /^[A-Z]+ /.test(firstLine) && firstLine.length > REQUEST_LINE_LIMIT
+      ? [414, 'uri_too_long', 'The request path is too long']
+      : [431, 'headers_too_large', 'The request headers are larger than 16 kB'];
+  }
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT')
+    return [408, 'request_timeout', 'The request took too long to arrive'];
+  return [400, 'malformed_request', 'The request is not valid HTTP'];
+}
+
+/**
+ * Requests Node's HTTP parser refuses never reach Express; without this they get Node's bare
+ * 400/431 with no body. Here they get the same JSON error body as everything else: a path over
+ * the 16 kB header limit is 414, other oversized headers 431, unparsable requests 400.
+ */
+export function answerClientErrors(server: Server): void {
+  server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) => {
+    const answered = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+    if (err.code === 'ECONNRESET' || !socket.writable || answered) {
+      socket.destroy();
+      return;
+    }
+    const [status, code, message] = clientErrorAnswer(err);
+    const body = JSON.stringify({ error: { code, message } });
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
 }

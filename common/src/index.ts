@@ -5,6 +5,7 @@ export * from './db.js';
 export * from './errors.js';
 export * from './events.js';
 export * from './http.js';
+export * from './internal-auth.js';
 export * from './kafka.js';
 export * from './logger.js';
 export * from './metrics.js';

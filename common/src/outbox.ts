@@ -77,46 +77,49 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     help: 'Outbox rows not yet published',
     registers: [metrics.registry],
     async collect() {
-      const row = (await db('outbox').whereNull('published_at').count({ n: '*' }).first()) as
-        { n: number } | undefined;
-      this.set(Number(row?.n ?? 0));
+      // A database that is down must not take /metrics down with it (/readyz says why): the
+      // gauge keeps its last value until the count works again.
+      const row = (await db('outbox')
+        .whereNull('published_at')
+        .count({ n: '*' })
+        .first()
+        .catch(() => 'unavailable' as const)) as { n: number } | undefined | 'unavailable';
+      if (row !== 'unavailable') this.set(Number(row?.n ?? 0));
     },
   });
 
   async function publishBatch(): Promise<number> {
-    // READ COMMITTED: no gap locks, so writers adding outbox rows are never blocked by the relay.
-    return db.transaction(
-      async (trx) => {
-        const rows: OutboxRow[] = await trx('outbox')
-          .select('id', 'topic', 'message_key', 'payload')
-          .whereNull('published_at')
-          .orderBy('id')
-          .limit(batchSize)
-          .forUpdate()
-          .skipLocked();
-        if (rows.length === 0) return 0;
-        const byTopic = new Map<string, { key: string; value: string }[]>();
-        for (const row of rows) {
-          const topic = topicName(topicPrefix, row.topic);
-          const list = byTopic.get(topic) ?? [];
-          list.push({ key: row.message_key, value: row.payload });
-          byTopic.set(topic, list);
-        }
-        await producer.sendBatch({
-          acks: -1,
-          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-        });
-        await trx('outbox')
-          .whereIn(
-            'id',
-            rows.map((r) => r.id),
-          )
-          .update({ published_at: trx.fn.now(3) });
-        for (const [topic, messages] of byTopic) metrics.eventsPublished.inc({ topic }, messages.length);
-        return rows.length;
-      },
-      { isolationLevel: 'read committed' },
-    );
+    // READ COMMITTED (every connection's level, see db.ts): no gap locks, so writers adding
+    // outbox rows are never blocked by the relay.
+    return db.transaction(async (trx) => {
+      const rows: OutboxRow[] = await trx('outbox')
+        .select('id', 'topic', 'message_key', 'payload')
+        .whereNull('published_at')
+        .orderBy('id')
+        .limit(batchSize)
+        .forUpdate()
+        .skipLocked();
+      if (rows.length === 0) return 0;
+      const byTopic = new Map<string, { key: string; value: string }[]>();
+      for (const row of rows) {
+        const topic = topicName(topicPrefix, row.topic);
+        const list = byTopic.get(topic) ?? [];
+        list.push({ key: row.message_key, value: row.payload });
+        byTopic.set(topic, list);
+      }
+      await producer.sendBatch({
+        acks: -1,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
+      await trx('outbox')
+        .whereIn(
+          'id',
+          rows.map((r) => r.id),
+        )
+        .update({ published_at: trx.fn.now(3) });
+      for (const [topic, messages] of byTopic) metrics.eventsPublished.inc({ topic }, messages.length);
+      return rows.length;
+    });
   }
 
   async function publishPending(): Promise<number> {

@@ -13,3 +13,17 @@ export const idParam = z.strictObject({
     .transform(Number)
     .pipe(positiveId),
 });
+
+/**
+ * Free text that names something (a city, a product): trimmed, 1 to `max` characters, any
+ * script. Control characters (NUL, newlines, escapes) and unpaired UTF-16 surrogates are refused:
+ * MySQL would store a lone surrogate as U+FFFD, so the name would not come back as it was sent.
+ */
+export function nameText(max: number) {
+  return z
+    .string()
+    .trim()
+    .min(1)
+    .max(max)
+    .regex(/^[^\p{Cc}\p{Cs}]*$/u, 'must not contain control characters or unpaired surrogates');
+}

@@ -1,7 +1,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { z } from 'zod';
-import { createHttpApp, createMetrics, AppError } from '@delivery/common';
+import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
+import { answerClientErrors, createHttpApp, createMetrics, AppError, toAppError } from '@delivery/common';
 import { captureLogger, listen } from '@delivery/common/testing';
 
 describe('the shared HTTP app', () => {
@@ -118,5 +120,107 @@ describe('the shared HTTP app', () => {
     const res = await fetch(`${server.url}/metrics`);
     assert.equal(res.status, 200);
     assert.match(await res.text(), /http_request_duration_seconds_bucket\{.*route="\/things"/);
+  });
+});
+
+describe('requests refused before a route runs still get a JSON error', () => {
+  let url: string;
+  let server: ReturnType<ReturnType<typeof createHttpApp>['listen']>;
+
+  before(async () => {
+    const app = createHttpApp({
+      logger: captureLogger().logger,
+      metrics: createMetrics('test'),
+      readiness: {},
+      routes: (app) => {
+        app.get('/items/:id', (req, res) => {
+          res.json({ id: req.params.id });
+        });
+        app.post('/items', (req, res) => {
+          res.json(req.body);
+        });
+      },
+    });
+    server = app.listen(0, '127.0.0.1');
+    answerClientErrors(server);
+    await new Promise((resolve) => server.once('listening', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const errorOf = async (res: Response) => {
+    assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+    return ((await res.json()) as { error: { code: string } }).error.code;
+  };
+
+  it('a path that is not valid percent-encoding: 400 malformed_path, not 500', async () => {
+    const res = await fetch(`${url}/items/%E0%A4%A`);
+    assert.equal(res.status, 400);
+    assert.equal(await errorOf(res), 'malformed_path');
+  });
+
+  it('a body that does not inflate as its content-encoding says: 400 malformed_body, not 500', async () => {
+    const res = await fetch(`${url}/items`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: '{"a":1}',
+    });
+    assert.equal(res.status, 400);
+    assert.equal(await errorOf(res), 'malformed_body');
+  });
+
+  it('a path beyond the header limit: 414 uri_too_long as JSON (Node alone answers a bare 431)', async () => {
+    const res = await fetch(`${url}/${'a'.repeat(20_000)}`);
+    assert.equal(res.status, 414);
+    assert.equal(await errorOf(res), 'uri_too_long');
+  });
+
+  it('headers beyond the limit: 431 headers_too_large as JSON', async () => {
+    const res = await fetch(`${url}/items/1`, { headers: { 'x-junk': 'j'.repeat(20_000) } });
+    assert.equal(res.status, 431);
+    assert.equal(await errorOf(res), 'headers_too_large');
+  });
+
+  it('a request that is not HTTP: 400 malformed_request as JSON', async () => {
+    const { port } = server.address() as AddressInfo;
+    const reply = await new Promise<string>((resolve, reject) => {
+      let data = '';
+      const socket = connect(port, '127.0.0.1', () => socket.write('HELLO\r\n\r\n'));
+      socket.on('data', (chunk: Buffer) => (data += chunk.toString('utf8')));
+      socket.on('end', () => resolve(data));
+      socket.on('error', reject);
+    });
+    assert.match(reply, /^HTTP\/1\.1 400 /);
+    assert.match(reply, /"code":"malformed_request"/);
+  });
+});
+
+describe('toAppError: a database that went away is 503, whatever mysql2 calls it', () => {
+  for (const [what, err] of [
+    ['connection refused', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })],
+    [
+      'pool timeout',
+      Object.assign(new Error('Knex: Timeout acquiring a connection'), { name: 'KnexTimeoutError' }),
+    ],
+    [
+      'server shutting down',
+      Object.assign(new Error('Server shutdown in progress'), { code: 'ER_SERVER_SHUTDOWN' }),
+    ],
+    [
+      'a closed connection (no code, fatal)',
+      Object.assign(new Error("ROLLBACK - Can't add new command when connection is in closed state"), {
+        fatal: true,
+      }),
+    ],
+  ] as [string, Error][]) {
+    it(`${what}: 503 dependency_unavailable`, () => {
+      const mapped = toAppError(err);
+      assert.equal(mapped.status, 503);
+      assert.equal(mapped.code, 'dependency_unavailable');
+    });
+  }
+
+  it('any other error stays a 500', () => {
+    assert.equal(toAppError(Object.assign(new Error('Deadlock'), { code: 'ER_LOCK_DEADLOCK' })).status, 500);
   });
 });

@@ -10,6 +10,8 @@ export interface AppDeps extends Pick<ServiceRuntime, 'logger' | 'metrics' | 'db
   redis: RedisClient;
   dispatch: DispatchDeps;
   orders: OrdersClient;
+  /** INTERNAL_TOKEN: when set, the release endpoints require it. */
+  internalToken?: string;
 }
 
 export function createApp(deps: AppDeps): Express {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseEnv, serviceEnv, urlWithProtocol } from '@delivery/common';
+import { internalTokenEnv, parseEnv, serviceEnv, urlWithProtocol } from '@delivery/common';
 
 const schema = serviceEnv({ port: 3003, database: 'dispatch' })
   .extend({
@@ -16,6 +16,8 @@ const schema = serviceEnv({ port: 3003, database: 'dispatch' })
     /** A safety net against a lock outliving a crash, not the delivery time: the reconciler renews it. */
     VEHICLE_LOCK_TTL_MS: z.coerce.number().int().min(1_000).default(3_600_000),
     LOCK_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(30_000),
+    /** When set, the release endpoints require it, and calls to order-service carry it. */
+    INTERNAL_TOKEN: internalTokenEnv,
   })
   .transform((c) => ({ ...c, REDIS_KEY_PREFIX: c.REDIS_KEY_PREFIX ?? c.KAFKA_TOPIC_PREFIX }));
 
@@ -24,7 +26,11 @@ export type Config = z.infer<typeof schema>;
 /** The settings the dispatcher adds to the common ones (what tests pass next to a test runtime). */
 export type DispatcherSettings = Pick<
   Config,
-  'REDIS_KEY_PREFIX' | 'ORDER_SERVICE_URL' | 'VEHICLE_LOCK_TTL_MS' | 'LOCK_RECONCILE_INTERVAL_MS'
+  | 'REDIS_KEY_PREFIX'
+  | 'ORDER_SERVICE_URL'
+  | 'VEHICLE_LOCK_TTL_MS'
+  | 'LOCK_RECONCILE_INTERVAL_MS'
+  | 'INTERNAL_TOKEN'
 >;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {

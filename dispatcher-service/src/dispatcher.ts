@@ -39,13 +39,17 @@ export function createDispatcher(
     }),
     metrics: createDispatchMetrics(rt.metrics.registry, rt.db),
   };
-  const orders = createOrdersClient({ baseUrl: settings.ORDER_SERVICE_URL, logger: rt.logger });
+  const orders = createOrdersClient({
+    baseUrl: settings.ORDER_SERVICE_URL,
+    logger: rt.logger,
+    internalToken: settings.INTERNAL_TOKEN,
+  });
   const reconciler = createLockReconciler(dispatch, {
     intervalMs: settings.LOCK_RECONCILE_INTERVAL_MS,
     logger: rt.logger,
   });
   return {
-    app: createApp({ ...rt, redis, dispatch, orders }),
+    app: createApp({ ...rt, redis, dispatch, orders, internalToken: settings.INTERNAL_TOKEN }),
     handlers: [orderConfirmedHandler(dispatch)],
     workers: [reconciler],
     dispatch,

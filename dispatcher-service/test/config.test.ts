@@ -22,6 +22,17 @@ describe('dispatcher configuration', () => {
     );
   });
 
+  it('INTERNAL_TOKEN is optional, empty means unset, and a set one must look like a secret', () => {
+    assert.equal(loadConfig({}).INTERNAL_TOKEN, undefined);
+    assert.equal(loadConfig({ INTERNAL_TOKEN: '' }).INTERNAL_TOKEN, undefined);
+    assert.equal(
+      loadConfig({ INTERNAL_TOKEN: 'a-long-enough-secret' }).INTERNAL_TOKEN,
+      'a-long-enough-secret',
+    );
+    assert.throws(() => loadConfig({ INTERNAL_TOKEN: 'short' }), /INTERNAL_TOKEN/);
+    assert.throws(() => loadConfig({ INTERNAL_TOKEN: 'has spaces in the token' }), /INTERNAL_TOKEN/);
+  });
+
   it('with a bad value, fails naming every bad setting', () => {
     assert.throws(
       () =>

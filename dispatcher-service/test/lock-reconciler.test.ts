@@ -1,6 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor } from '@delivery/common/testing';
+import { ensureCityLock, lockCity } from '../src/dispatch/city-locks-repository.js';
 import { createLockReconciler } from '../src/dispatch/lock-reconciler.js';
 import {
   assignments,
@@ -110,13 +111,36 @@ describe('the lock reconciler', () => {
     assert.equal(linesWith(d.rt, `Vehicle allocated for order ${waiting.data.orderNumber}`).length, 1);
   });
 
-  it('a lock taken moments ago is left alone: its allocation may still be committing', async () => {
+  it('a lock taken moments ago is left alone while its city has an allocation in flight', async () => {
+    const city = newCity();
     const vehicle = vehicleNo();
+    assert.equal((await registerVehicle(d.url, vehicle, city)).status, 201);
     await d.redis.set(lockKey(redisPrefix, vehicle), '888888', {
       expiration: { type: 'PX', value: d.settings.VEHICLE_LOCK_TTL_MS },
     });
-    await d.parts.reconciler.reconcile();
+    // An allocation holds its city's row lock from SET NX until it commits.
+    await ensureCityLock(d.rt.db, city.toLowerCase());
+    await d.rt.db.transaction(async (trx) => {
+      await lockCity(trx, city.toLowerCase());
+      await d.parts.reconciler.reconcile();
+    });
     assert.equal(await lockOf(vehicle), '888888');
+  });
+
+  it('a lock taken moments ago by an allocation that died (no assignment, no allocation in flight) is removed at once', async () => {
+    const city = newCity();
+    const vehicle = vehicleNo();
+    assert.equal((await registerVehicle(d.url, vehicle, city)).status, 201);
+    // What an instance SIGKILLed between SET NX and COMMIT leaves: a full-TTL lock for an order
+    // whose assignment was rolled back with the connection.
+    await d.redis.set(lockKey(redisPrefix, vehicle), '777777', {
+      expiration: { type: 'PX', value: d.settings.VEHICLE_LOCK_TTL_MS },
+    });
+
+    const report = await d.parts.reconciler.reconcile();
+
+    assert.ok(report.removed >= 1, JSON.stringify(report));
+    assert.equal(await lockOf(vehicle), null);
   });
 
   it('after a crash between a release and the re-allocation, a pass gives the vehicle to the oldest waiting order', async () => {

@@ -56,6 +56,8 @@ export interface TestDispatcherOptions {
   /** Share another instance's database (several dispatcher instances). */
   database?: string;
   reconcileIntervalMs?: number;
+  /** INTERNAL_TOKEN of the instance: its release endpoints require it, its order-service calls send it. */
+  internalToken?: string;
 }
 
 /** The dispatcher in-process: HTTP on port 0, consumer and reconciler running, Redis connected. */
@@ -74,6 +76,7 @@ export async function startTestDispatcher(options: TestDispatcherOptions): Promi
     ORDER_SERVICE_URL: options.orderServiceUrl,
     VEHICLE_LOCK_TTL_MS: 3_600_000,
     LOCK_RECONCILE_INTERVAL_MS: options.reconcileIntervalMs ?? 60_000,
+    INTERNAL_TOKEN: options.internalToken,
   };
   const parts = createDispatcher(rt, redis, settings);
   const http = await listen(parts.app);
@@ -127,6 +130,8 @@ export interface OrderStub {
   url: string;
   /** Every PATCH received, answered or not. */
   patches: { orderId: number; body: unknown; requestId: string | undefined }[];
+  /** The authorization header of each PATCH, in the same order. */
+  authorizations: (string | undefined)[];
   /** Statuses to answer with, one per request; 200 once exhausted. */
   answer(...statuses: number[]): void;
   stop(): Promise<void>;
@@ -136,6 +141,7 @@ export interface OrderStub {
 /** A stand-in for order-service's PATCH /orders/:id: records calls, answers as told, can go down. */
 export async function startOrderStub(): Promise<OrderStub> {
   const patches: OrderStub['patches'] = [];
+  const authorizations: OrderStub['authorizations'] = [];
   let queue: number[] = [];
   const server: Server = createServer((req, res) => {
     let raw = '';
@@ -150,6 +156,7 @@ export async function startOrderStub(): Promise<OrderStub> {
         body: JSON.parse(raw) as unknown,
         requestId: typeof requestId === 'string' ? requestId : undefined,
       });
+      authorizations.push(req.headers.authorization);
       const status = queue.shift() ?? 200;
       const body =
         status === 200 ? { id: orderId, status: 'DELIVERED' } : { error: { code: 'stub', message: 'stub' } };
@@ -165,6 +172,7 @@ export async function startOrderStub(): Promise<OrderStub> {
   return {
     url: `http://127.0.0.1:${port}`,
     patches,
+    authorizations,
     answer: (...statuses) => void (queue = statuses),
     stop: () =>
       new Promise<void>((resolve) => {

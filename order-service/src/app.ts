@@ -3,7 +3,10 @@ import { createHttpApp, dbReadiness, kafkaReadiness, type ServiceRuntime } from 
 import { registerOrderRoutes } from './orders/orders-routes.js';
 import { orderRouteDocs } from './orders/orders-api-docs.js';
 
-export type AppDeps = Pick<ServiceRuntime, 'logger' | 'metrics' | 'db' | 'admin' | 'relay'>;
+export type AppDeps = Pick<ServiceRuntime, 'logger' | 'metrics' | 'db' | 'admin' | 'relay'> & {
+  /** INTERNAL_TOKEN: when set, PATCH /orders/:id requires it. */
+  internalToken?: string;
+};
 
 export function createApp(deps: AppDeps): Express {
   return createHttpApp({
@@ -11,6 +14,6 @@ export function createApp(deps: AppDeps): Express {
     metrics: deps.metrics,
     readiness: { database: dbReadiness(deps.db), kafka: kafkaReadiness(deps.admin) },
     api: { title: 'order-service', version: '1.0.0', routes: orderRouteDocs },
-    routes: (app) => registerOrderRoutes(app, deps),
+    routes: (app) => registerOrderRoutes(app, deps, deps.internalToken),
   });
 }

@@ -1,7 +1,10 @@
 import type { z } from 'zod';
-import { parseEnv, serviceEnv } from '@delivery/common';
+import { internalTokenEnv, parseEnv, serviceEnv } from '@delivery/common';
 
-const schema = serviceEnv({ port: 3001, database: 'orders' });
+const schema = serviceEnv({ port: 3001, database: 'orders' }).extend({
+  /** When set, PATCH /orders/:id (the dispatcher's call) requires it. */
+  INTERNAL_TOKEN: internalTokenEnv,
+});
 
 export type Config = z.infer<typeof schema>;
 

@@ -6,7 +6,10 @@ import { orderEventHandlers } from './orders/order-events-consumer.js';
 async function main(): Promise<void> {
   const config = loadConfig();
   const rt = createRuntime('order-service', config);
-  await runService(rt, { app: createApp(rt), handlers: orderEventHandlers(rt) });
+  await runService(rt, {
+    app: createApp({ ...rt, internalToken: config.INTERNAL_TOKEN }),
+    handlers: orderEventHandlers(rt),
+  });
 }
 
 main().catch((err: unknown) => {

@@ -19,15 +19,18 @@ export interface Allocation {
 /** Why serving a city's queue stopped: nobody waits, no vehicle is registered, or all are busy. */
 export type StopReason = 'no_waiting' | 'no_vehicles' | 'occupied';
 
-type Step =
+export type Step =
   | { kind: 'allocated'; allocation: Allocation; correlationId: string }
   | { kind: 'served_already' }
   | { kind: StopReason };
 
 /** The Redis lock taken in the open transaction, to drop if that transaction does not commit. */
-interface HeldLock {
+export interface HeldLock {
   lock?: { vehicleKey: string; orderId: number };
 }
+
+/** An order to give a vehicle to: a waiting one (with its queue row), or one just confirmed. */
+export type Candidate = Omit<WaitingOrder, 'id'> & { id?: number };
 
 /**
  * Serves the city's waiting orders, oldest first, while the city has a free vehicle. The
@@ -62,46 +65,61 @@ export async function serveWaitingOrdersAfter(deps: DispatchDeps, key: string, w
   }
 }
 
-/** One allocation in one transaction under the city lock (see lockCity). */
-async function allocateOldestWaiting(deps: DispatchDeps, key: string): Promise<Step> {
+/**
+ * Runs `work` in one transaction holding the city lock (see lockCity): every allocation goes
+ * through here. A Redis lock taken for an assignment that does not commit is dropped again, and
+ * a committed allocation is announced (log line, metric, relay woken).
+ */
+export async function inCityTransaction<T extends { kind: string }>(
+  deps: DispatchDeps,
+  key: string,
+  work: (trx: Knex.Transaction, held: HeldLock) => Promise<T>,
+): Promise<T> {
   const held: HeldLock = {};
-  let step: Step;
+  let result: T;
   try {
-    step = await deps.db.transaction(
-      async (trx): Promise<Step> => {
-        await lockCity(trx, key);
-        const order = await findOldestWaiting(trx, key);
-        if (!order) return { kind: 'no_waiting' };
-        // The late allocation belongs to the flow that confirmed the order: its event carries that id.
-        return runWithCorrelationId(order.correlation_id, () => allocateTo(deps, trx, order, held));
-      },
-      { isolationLevel: 'read committed' },
-    );
+    // READ COMMITTED, every connection's level: each read sees the latest commit of the city.
+    result = await deps.db.transaction(async (trx): Promise<T> => {
+      await lockCity(trx, key);
+      return work(trx, held);
+    });
   } catch (err) {
     // No assignment committed: a lock taken for it must not keep the vehicle busy.
     if (held.lock) await deps.locks.release(held.lock.vehicleKey, held.lock.orderId).catch(() => undefined);
     throw err;
   }
+  const step = result as unknown as Step;
   if (step.kind === 'allocated') announce(deps, step.allocation, step.correlationId);
-  return step;
+  return result;
 }
 
-async function allocateTo(
+/** One allocation, for the oldest waiting order of the city. */
+function allocateOldestWaiting(deps: DispatchDeps, key: string): Promise<Step> {
+  return inCityTransaction(deps, key, async (trx, held): Promise<Step> => {
+    const order = await findOldestWaiting(trx, key);
+    if (!order) return { kind: 'no_waiting' };
+    // The late allocation belongs to the flow that confirmed the order: its event carries that id.
+    return runWithCorrelationId(order.correlation_id, () => allocateTo(deps, trx, order, held));
+  });
+}
+
+/** Gives the candidate a free vehicle in the open city transaction, removing it from the queue if it waited. */
+export async function allocateTo(
   deps: DispatchDeps,
   trx: Knex.Transaction,
-  order: WaitingOrder,
+  order: Candidate,
   held: HeldLock,
 ): Promise<Step> {
   const vehicle = await claimFreeVehicle(deps, trx, order, held);
   if (vehicle === 'order_assigned') {
-    await deleteWaitingOrder(trx, order.id);
+    if (order.id !== undefined) await deleteWaitingOrder(trx, order.id);
     return { kind: 'served_already' };
   }
   if (!vehicle) {
     const registered = await countVehiclesOfCity(deps.db, order.city_key, trx);
     return { kind: registered === 0 ? 'no_vehicles' : 'occupied' };
   }
-  await deleteWaitingOrder(trx, order.id);
+  if (order.id !== undefined) await deleteWaitingOrder(trx, order.id);
   const allocation: Allocation = {
     orderId: Number(order.order_id),
     orderNumber: order.order_number,
@@ -125,7 +143,7 @@ async function allocateTo(
 async function claimFreeVehicle(
   deps: DispatchDeps,
   trx: Knex.Transaction,
-  order: WaitingOrder,
+  order: Candidate,
   held: HeldLock,
 ): Promise<Vehicle | 'order_assigned' | undefined> {
   const orderId = Number(order.order_id);

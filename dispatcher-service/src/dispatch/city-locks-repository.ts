@@ -1,12 +1,20 @@
 import type { Db, Knex } from '@delivery/common';
 
+/** Cities known to have their lock row, per database: rows are never deleted, so once is enough. */
+const knownCities = new WeakMap<Db, Set<string>>();
+
 /**
  * Creates the city's lock row if missing, outside any transaction. The plain read first keeps
- * the usual case (row exists) from queueing behind the current holder of the row lock.
+ * the usual case (row exists) from queueing behind the current holder of the row lock, and a
+ * city seen once costs no round trip at all afterwards.
  */
 export async function ensureCityLock(db: Db, key: string): Promise<void> {
-  if (await db('city_locks').where({ city_key: key }).first()) return;
-  await db.raw('INSERT IGNORE INTO city_locks (city_key) VALUES (?)', [key]);
+  const known = knownCities.get(db) ?? new Set<string>();
+  knownCities.set(db, known);
+  if (known.has(key)) return;
+  if (!(await db('city_locks').where({ city_key: key }).first()))
+    await db.raw('INSERT IGNORE INTO city_locks (city_key) VALUES (?)', [key]);
+  known.add(key);
 }
 
 /**
@@ -16,4 +24,17 @@ export async function ensureCityLock(db: Db, key: string): Promise<void> {
  */
 export async function lockCity(trx: Knex.Transaction, key: string): Promise<void> {
   await trx('city_locks').select('city_key').where({ city_key: key }).forUpdate();
+}
+
+/**
+ * Takes the city's row lock only if nobody holds it: false while an allocation (or an enqueue)
+ * of the city is in progress.
+ */
+export async function tryLockCity(trx: Knex.Transaction, key: string): Promise<boolean> {
+  const rows = (await trx('city_locks')
+    .select('city_key')
+    .where({ city_key: key })
+    .forUpdate()
+    .skipLocked()) as unknown[];
+  return rows.length > 0;
 }

@@ -14,7 +14,9 @@ export function createDispatchMetrics(registry: Registry, db: Db): DispatchMetri
     labelNames: ['city'],
     registers: [registry],
     async collect() {
-      const rows = await countWaitingByCity(db);
+      // The database down must not take /metrics down with it: keep the last counts meanwhile.
+      const rows = await countWaitingByCity(db).catch(() => undefined);
+      if (!rows) return;
       // A city whose queue emptied must drop to nothing, not keep its last count.
       this.reset();
       for (const { city_key, n } of rows) this.set({ city: city_key }, n);

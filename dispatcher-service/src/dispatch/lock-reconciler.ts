@@ -1,6 +1,13 @@
 import type { Logger } from '@delivery/common';
-import { activeOrdersOfVehicles, listActiveLocks, stillActive } from './assignments-repository.js';
+import { findVehicleByKey } from '../vehicles/vehicles-repository.js';
+import {
+  activeOrdersOfVehicles,
+  findActiveAssignment,
+  listActiveLocks,
+  stillActive,
+} from './assignments-repository.js';
 import { serveWaitingOrders } from './allocate-vehicle.js';
+import { tryLockCity } from './city-locks-repository.js';
 import type { DispatchDeps } from './dispatch-deps.js';
 import { citiesWithWaitingAndFree } from './waiting-orders-repository.js';
 
@@ -86,12 +93,38 @@ async function removeStrayLocks(deps: DispatchDeps): Promise<number> {
       batch.map((l) => l.vehicleKey),
     );
     for (const { vehicleKey, orderId, pttl } of batch) {
-      if (orderId === null || String(active.get(vehicleKey)) === orderId || isFresh(pttl, deps.locks.ttlMs))
-        continue;
-      if (await deps.locks.release(vehicleKey, orderId)) removed += 1;
+      if (orderId === null || String(active.get(vehicleKey)) === orderId) continue;
+      const gone = isFresh(pttl, deps.locks.ttlMs)
+        ? await removeIfNoAllocationRuns(deps, vehicleKey, orderId)
+        : await deps.locks.release(vehicleKey, orderId);
+      if (gone) removed += 1;
     }
   }
   return removed;
+}
+
+/**
+ * A young lock without its assignment may belong to an allocation that has not committed yet.
+ * Allocations hold their city's row lock from taking the Redis lock until they commit, so if
+ * that row lock is free now, none is in flight: the lock was left by one that died (an instance
+ * killed between SET NX and COMMIT) and would hide a free vehicle until it ages. Remove it now.
+ */
+async function removeIfNoAllocationRuns(
+  deps: DispatchDeps,
+  vehicleKey: string,
+  orderId: string,
+): Promise<boolean> {
+  const vehicle = await findVehicleByKey(deps.db, vehicleKey);
+  if (!vehicle) return false;
+  return deps.db.transaction(
+    async (trx) => {
+      if (!(await tryLockCity(trx, vehicle.city_key))) return false;
+      const assignment = await findActiveAssignment(deps.db, vehicle.id, trx);
+      if (assignment && String(assignment.order_id) === orderId) return false;
+      return deps.locks.release(vehicleKey, orderId);
+    },
+    { isolationLevel: 'read committed' },
+  );
 }
 
 function isFresh(pttl: number, ttlMs: number): boolean {

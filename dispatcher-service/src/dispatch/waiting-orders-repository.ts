@@ -34,6 +34,11 @@ export async function findOldestWaiting(
     WaitingOrder | undefined;
 }
 
+/** Whether any order of the city waits: one index probe. */
+export async function hasWaitingOrders(trx: Knex.Transaction, key: string): Promise<boolean> {
+  return (await trx('waiting_orders').select('id').where({ city_key: key }).first()) !== undefined;
+}
+
 export async function deleteWaitingOrder(trx: Knex.Transaction, id: number): Promise<void> {
   await trx('waiting_orders').where({ id }).delete();
 }

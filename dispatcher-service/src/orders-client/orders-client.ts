@@ -1,5 +1,5 @@
 import { Agent, request } from 'undici';
-import { AppError, currentCorrelationId, type Logger } from '@delivery/common';
+import { AppError, currentCorrelationId, internalAuthHeaders, type Logger } from '@delivery/common';
 
 /** The one door to order-service (DESIGN.md §3): explicit timeouts, a few retries, failures as AppError. */
 export interface OrdersClient {
@@ -15,6 +15,8 @@ export interface OrdersClientOptions {
   timeoutMs?: number;
   attempts?: number;
   backoffMs?: number;
+  /** INTERNAL_TOKEN, sent when order-service requires it. */
+  internalToken?: string;
 }
 
 /** A failure worth another attempt: the peer was unreachable or answered 5xx. */
@@ -34,6 +36,7 @@ export function createOrdersClient(options: OrdersClientOptions): OrdersClient {
         dispatcher: agent,
         headers: {
           'content-type': 'application/json',
+          ...internalAuthHeaders(options.internalToken),
           ...(correlationId ? { 'x-request-id': correlationId } : {}),
         },
         body: JSON.stringify({ status: 'DELIVERED' }),

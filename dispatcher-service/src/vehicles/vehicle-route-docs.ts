@@ -18,6 +18,7 @@ const releaseResponses = {
     schema: releasedVehicle,
   },
   400: { description: 'malformed vehicle number or city' },
+  401: { description: 'unauthorized: INTERNAL_TOKEN is set and the request does not carry it' },
   404: { description: 'vehicle_not_found: unknown vehicle, or not in that city' },
   409: { description: 'vehicle_not_allocated: the vehicle carries no order' },
   502: { description: 'order-service unreachable or refusing: nothing changed, repeat the request' },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { nameText } from '@delivery/common';
 
 const vehicleNumber = z
   .string()
@@ -9,7 +10,7 @@ const vehicleNumber = z
     /^[A-Za-z0-9](?:[A-Za-z0-9 -]*[A-Za-z0-9])?$/,
     'letters, digits, spaces and dashes, starting and ending with a letter or digit',
   );
-const city = z.string().trim().min(1).max(100);
+const city = nameText(100);
 
 export const registerVehicleBody = z.object({ vehicle_number: vehicleNumber, city }).strict();
 export type RegisterVehicleInput = z.infer<typeof registerVehicleBody>;

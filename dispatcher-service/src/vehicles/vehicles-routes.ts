@@ -1,5 +1,5 @@
 import type { Express, RequestHandler } from 'express';
-import type { Db } from '@delivery/common';
+import { requireInternalToken, type Db } from '@delivery/common';
 import type { DispatchDeps } from '../dispatch/dispatch-deps.js';
 import type { OrdersClient } from '../orders-client/orders-client.js';
 import { listVehicles } from './list-vehicles.js';
@@ -18,9 +18,10 @@ export interface VehicleRouteDeps {
   db: Db;
   dispatch: DispatchDeps;
   orders: OrdersClient;
+  internalToken?: string;
 }
 
-export function vehicleRoutes(app: Express, { db, dispatch, orders }: VehicleRouteDeps): void {
+export function vehicleRoutes(app: Express, { db, dispatch, orders, internalToken }: VehicleRouteDeps): void {
   app.post('/dispatch-locations', async (req, res) => {
     const input = registerVehicleBody.parse(req.body);
     res.status(201).json(await registerVehicle(dispatch, input));
@@ -38,6 +39,8 @@ export function vehicleRoutes(app: Express, { db, dispatch, orders }: VehicleRou
       res.json(await releaseVehicle({ ...dispatch, orders }, params.parse(req.params)));
     };
   };
-  app.patch('/dispatch-locations/:vehicle_number/release', release(releaseParams));
-  app.patch('/dispatch-locations/:vehicle_number/:city/release', release(releaseInCityParams));
+  // A release delivers an order: service-to-service when INTERNAL_TOKEN is set.
+  const internal = requireInternalToken(internalToken);
+  app.patch('/dispatch-locations/:vehicle_number/release', internal, release(releaseParams));
+  app.patch('/dispatch-locations/:vehicle_number/:city/release', internal, release(releaseInCityParams));
 }

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { MAX_INT, idParam, positiveId } from '@delivery/common';
+import { MAX_INT, idParam, nameText, positiveId } from '@delivery/common';
 
 /** Request schemas of the products API. Unknown fields are refused, as in order-service. */
 const id = positiveId;
-const name = z.string().trim().min(1).max(200);
+const name = nameText(200);
 /** Stock on hand, after what reservations already took. */
 const stock = z.number().int().min(0).max(MAX_INT);
 

@@ -43,6 +43,11 @@ export async function insertReservation(db: Knex, reservation: NewReservation): 
   return id;
 }
 
+/** Whether the order has its decision already: one indexed lookup, no items read. */
+export async function hasReservation(db: Knex, orderId: number): Promise<boolean> {
+  return (await db('reservations').select('id').where({ order_id: orderId }).first()) !== undefined;
+}
+
 export async function findReservationByOrderId(db: Knex, orderId: number): Promise<Reservation | undefined> {
   const row = (await db('reservations').where({ order_id: orderId }).first()) as
     | { id: number; order_id: number; order_number: string; status: ReservationStatus; reason: string | null }

@@ -6,11 +6,7 @@ import {
   type ServiceRuntime,
 } from '@delivery/common';
 import { readStockForUpdate, takeStock } from '../products/products-repository.js';
-import {
-  findReservationByOrderId,
-  insertReservation,
-  type ReservationLine,
-} from './reservations-repository.js';
+import { hasReservation, insertReservation, type ReservationLine } from './reservations-repository.js';
 
 export type ReservationDeps = Pick<ServiceRuntime, 'db' | 'relay' | 'logger'>;
 type OrderCreated = Envelope<'order.created'>;
@@ -26,7 +22,7 @@ export async function reserveStock(deps: ReservationDeps, event: OrderCreated): 
   const decision = await deps.db.transaction(async (trx): Promise<Decision> => {
     if (!(await markEventProcessed(trx, event))) return { status: 'duplicate' };
     // Another order.created for the same order (a new event id): the unique order_id is the final guard.
-    if (await findReservationByOrderId(trx, orderId)) return { status: 'already_decided' };
+    if (await hasReservation(trx, orderId)) return { status: 'already_decided' };
     const lines = orderLines(event.data.items);
     const reason = await takeAllOrNothing(trx, lines);
     const status = reason ? 'REJECTED' : 'RESERVED';
@@ -61,16 +57,17 @@ async function takeAllOrNothing(
   trx: Knex.Transaction,
   lines: ReservationLine[],
 ): Promise<string | undefined> {
+  // One line is all or nothing by itself (one guarded UPDATE): no savepoint round trips needed.
+  const [only] = lines;
+  if (lines.length === 1 && only) {
+    if (await takeStock(trx, only.productId, only.quantity)) return undefined;
+    return shortage(await readStockForUpdate(trx, only.productId), only);
+  }
   try {
     await trx.transaction(async (savepoint) => {
       for (const { productId, quantity } of lines) {
         if (await takeStock(savepoint, productId, quantity)) continue;
-        const available = await readStockForUpdate(savepoint, productId);
-        throw new Shortage(
-          available === undefined
-            ? `Product ${productId} not found`
-            : `Insufficient stock for product ${productId}: requested ${quantity}, available ${available}`,
-        );
+        throw new Shortage(shortage(await readStockForUpdate(savepoint, productId), { productId, quantity }));
       }
     });
     return undefined;
@@ -78,6 +75,12 @@ async function takeAllOrNothing(
     if (err instanceof Shortage) return err.message;
     throw err;
   }
+}
+
+function shortage(available: number | undefined, { productId, quantity }: ReservationLine): string {
+  return available === undefined
+    ? `Product ${productId} not found`
+    : `Insufficient stock for product ${productId}: requested ${quantity}, available ${available}`;
 }
 
 function report({ logger }: ReservationDeps, event: OrderCreated, decision: Decision): void {

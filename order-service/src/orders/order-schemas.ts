@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { idParam, positiveId } from '@delivery/common';
+import { idParam, nameText, positiveId } from '@delivery/common';
 import { hasAtMostTwoDecimals, numberToCents } from './money.js';
 import { ORDER_STATUSES } from './order-status.js';
 
@@ -25,7 +25,7 @@ export const orderItemBody = z.strictObject({
 export const placeOrderBody = z
   .strictObject({
     customerId: id,
-    city: z.string().trim().min(1).max(100),
+    city: nameText(100),
     items: z.array(orderItemBody).min(1).max(100),
   })
   .refine((order) => totalCents(order.items) <= MAX_TOTAL_CENTS, {

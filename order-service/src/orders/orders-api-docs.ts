@@ -63,6 +63,7 @@ export const orderRouteDocs: RouteDoc[] = [
     responses: {
       200: { description: 'the order', schema: orderResponse },
       400: { description: 'unknown status' },
+      401: { description: 'unauthorized: INTERNAL_TOKEN is set and the request does not carry it' },
       404: { description: 'no such order' },
       409: { description: 'invalid_transition: the order would move backwards' },
     },

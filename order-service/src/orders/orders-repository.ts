@@ -76,16 +76,31 @@ export async function setOrderNumber(db: Knex, id: number, orderNumber: string):
   await db('orders').where({ id }).update({ order_number: orderNumber });
 }
 
+/** The order and its items in one round trip; `forUpdate` locks the order row (and its item rows). */
 export async function findOrderById(
   db: Knex,
   id: number,
   { forUpdate = false } = {},
 ): Promise<Order | undefined> {
-  const query = db<OrderRow>('orders').where({ id }).first();
-  const row = (await (forUpdate ? query.forUpdate() : query)) as OrderRow | undefined;
+  const query = db('orders as o')
+    .leftJoin('order_items as i', 'i.order_id', 'o.id')
+    .select('o.*', 'i.id as item_id', 'i.product_id', 'i.price as item_price', 'i.quantity')
+    .where('o.id', id)
+    .orderBy('i.id');
+  const rows = (await (forUpdate ? query.forUpdate() : query)) as (OrderRow & JoinedItem)[];
+  const [row] = rows;
   if (!row) return undefined;
-  const [order] = await withItems(db, [row]);
-  return order;
+  const items = rows
+    .filter((r) => r.item_id !== null)
+    .map((r) => ({ order_id: r.id, product_id: r.product_id!, price: r.item_price!, quantity: r.quantity! }));
+  return toOrder(row, items);
+}
+
+interface JoinedItem {
+  item_id: number | null;
+  product_id: number | null;
+  item_price: string | null;
+  quantity: number | null;
 }
 
 export interface OrderFilter {

@@ -1,11 +1,12 @@
 import type { Express } from 'express';
+import { requireInternalToken } from '@delivery/common';
 import { changeOrderStatus } from './change-order-status.js';
 import { findOrders, getOrder } from './order-queries.js';
 import { changeStatusBody, listOrdersQuery, orderIdParam, placeOrderBody } from './order-schemas.js';
 import type { OrdersDeps } from './orders-deps.js';
 import { placeOrder } from './place-order.js';
 
-export function registerOrderRoutes(app: Express, deps: OrdersDeps): void {
+export function registerOrderRoutes(app: Express, deps: OrdersDeps, internalToken?: string): void {
   const scoped = { ...deps, logger: deps.logger.child({ module: 'orders' }) };
 
   app.post('/orders', async (req, res) => {
@@ -23,7 +24,8 @@ export function registerOrderRoutes(app: Express, deps: OrdersDeps): void {
     res.json(await getOrder(scoped, id));
   });
 
-  app.patch('/orders/:id', async (req, res) => {
+  // The dispatcher's call when a vehicle is released: service-to-service when INTERNAL_TOKEN is set.
+  app.patch('/orders/:id', requireInternalToken(internalToken), async (req, res) => {
     const { id } = orderIdParam.parse(req.params);
     const { status } = changeStatusBody.parse(req.body);
     res.json(await changeOrderStatus(scoped, id, status));

@@ -12,10 +12,15 @@ type Outcome = 'dispatched' | 'vehicle_recorded' | 'duplicate' | 'ignored';
  * DELIVERED (the release overtook this event) keeps its status but learns its vehicle.
  */
 export async function recordDispatch(deps: OrdersDeps, event: OrderDispatched): Promise<void> {
+  const { orderId, vehicleNumber } = event.data;
   const { outcome, order } = await deps.db.transaction(async (trx) => {
     if (!(await markEventProcessed(trx, event))) return { outcome: 'duplicate' as const, order: undefined };
-    const locked = await lockOrderOfEvent(trx, event.data.orderId);
-    return { outcome: await decide(trx, locked, event.data.vehicleNumber), order: locked };
+    // The usual case in one statement, guarded like every move: a CONFIRMED order gets its vehicle.
+    const to = { status: 'DISPATCHED' as const, vehicleNumber };
+    if (await updateOrderStatus(trx, orderId, statusesBefore('DISPATCHED'), to))
+      return { outcome: 'dispatched' as const, order: undefined };
+    const locked = await lockOrderOfEvent(trx, orderId);
+    return { outcome: await decide(trx, locked, vehicleNumber), order: locked };
   });
   report(deps, event, outcome, order);
 }

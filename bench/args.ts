@@ -1,0 +1,103 @@
+import { parseArgs } from 'node:util';
+
+/**
+ * Bench settings: flags first, then BENCH_* environment variables, then defaults.
+ *   npx tsx bench/run.ts --orders 5000 --rate 500 --cities 10 --vehicles 50 --hold-ms 200
+ */
+export interface BenchOptions {
+  orders: number;
+  /** Offered load in orders/s (open loop); 0 = as fast as it goes (closed loop of `concurrency`). */
+  rate: number;
+  /** In-flight POSTs in closed-loop mode, and HTTP connections in both modes. */
+  concurrency: number;
+  cities: number;
+  vehiclesPerCity: number;
+  /** How long a vehicle carries its order before the bench releases it; < 0 never releases. */
+  holdMs: number;
+  products: number;
+  /** Stock of each bench product; by default enough for every order. */
+  stockPerProduct: number | undefined;
+  /** Hard stop for the pipeline phase, after the last POST. */
+  drainTimeoutS: number;
+  limits: boolean;
+  /** Vehicles in the crowded city of the Redis-cost phase; 0 skips that phase. */
+  bigCityVehicles: number;
+  /** Allocations measured in the crowded city, once all but one vehicle are busy. */
+  bigCityOrders: number;
+  label: string;
+  outDir: string;
+  /** Write result files (the default); --no-save for a quick look. */
+  save: boolean;
+}
+
+const HELP = `usage: npx tsx bench/run.ts [options]   (or: make bench ARGS="...")
+  --orders N            orders to place (default 5000, env BENCH_ORDERS)
+  --rate R              open-loop target in orders/s; 0 or "max" = as fast as it goes (default max)
+  --concurrency K       in-flight POSTs when --rate max, HTTP connections always (default 64)
+  --cities C            bench cities (default 10)
+  --vehicles V          vehicles per city (default 50)
+  --hold-ms H           a vehicle is released H ms after order.dispatched; -1 never (default 200)
+  --products P          bench products, one item each order, round robin (default 4)
+  --stock S             stock per product (default: enough for every order)
+  --drain-timeout-s T   give up waiting for outcomes T s after the last POST (default 120)
+  --no-limits           skip the MariaDB/Kafka/Redis limit measurements
+  --big-city V          vehicles of the crowded city for the Redis cost phase; 0 skips (default 1000)
+  --big-city-orders M   allocations measured there (default 200)
+  --label NAME          name in the result files (default: rate-<R>)
+  --out DIR             results directory (default bench/results)
+  --no-save             print only, write no result files`;
+
+function int(name: string, raw: string | undefined, fallback: number, min = 0): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got ${raw}`);
+  return n;
+}
+
+export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      orders: { type: 'string' },
+      rate: { type: 'string' },
+      concurrency: { type: 'string' },
+      cities: { type: 'string' },
+      vehicles: { type: 'string' },
+      'hold-ms': { type: 'string' },
+      products: { type: 'string' },
+      stock: { type: 'string' },
+      'drain-timeout-s': { type: 'string' },
+      'no-limits': { type: 'boolean' },
+      'big-city': { type: 'string' },
+      'big-city-orders': { type: 'string' },
+      label: { type: 'string' },
+      out: { type: 'string' },
+      'no-save': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    process.exit(0);
+  }
+  const rateRaw = values.rate ?? env.BENCH_RATE ?? 'max';
+  const rate = rateRaw === 'max' ? 0 : int('rate', rateRaw, 0);
+  const stock = values.stock ?? env.BENCH_STOCK;
+  return {
+    orders: int('orders', values.orders ?? env.BENCH_ORDERS, 5_000, 1),
+    rate,
+    concurrency: int('concurrency', values.concurrency ?? env.BENCH_CONCURRENCY, 64, 1),
+    cities: int('cities', values.cities ?? env.BENCH_CITIES, 10, 1),
+    vehiclesPerCity: int('vehicles', values.vehicles ?? env.BENCH_VEHICLES, 50, 1),
+    holdMs: values['hold-ms'] === '-1' ? -1 : int('hold-ms', values['hold-ms'] ?? env.BENCH_HOLD_MS, 200),
+    products: int('products', values.products ?? env.BENCH_PRODUCTS, 4, 1),
+    stockPerProduct: stock === undefined ? undefined : int('stock', stock, 0),
+    drainTimeoutS: int('drain-timeout-s', values['drain-timeout-s'], 120, 1),
+    limits: !(values['no-limits'] ?? env.BENCH_NO_LIMITS === '1'),
+    bigCityVehicles: int('big-city', values['big-city'] ?? env.BENCH_BIG_CITY, 1_000),
+    bigCityOrders: int('big-city-orders', values['big-city-orders'], 200, 1),
+    label: values.label ?? env.BENCH_LABEL ?? (rate === 0 ? 'rate-max' : `rate-${rate}`),
+    outDir: values.out ?? 'bench/results',
+    save: !values['no-save'],
+  };
+}

@@ -1,0 +1,105 @@
+import { TOPICS, createKafka, createLogger, type EventType } from '@delivery/common';
+import type { Consumer } from 'kafkajs';
+import { KAFKA_BROKERS } from './system.js';
+import { nowMs } from './stats.js';
+
+/** One event of an order as the bench saw it: when the service wrote it and when it reached us. */
+export interface Seen {
+  eventId: string;
+  occurredAt: number;
+  receivedAt: number;
+}
+
+export interface OrderEvents {
+  created?: Seen;
+  inventory?: Seen & { status: 'RESERVED' | 'REJECTED' };
+  confirmed?: Seen;
+  dispatched?: Seen & { vehicleNumber: string };
+  /** Deliveries of order.dispatched: more than one is an at-least-once duplicate. */
+  dispatchedCount: number;
+}
+
+export interface EventTap {
+  /** Resolves once the bench's consumer group has joined: POSTs may start. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  readonly byOrder: Map<number, OrderEvents>;
+}
+
+interface Envelope {
+  eventId: string;
+  type: EventType;
+  occurredAt: string;
+  data: { orderId: number; status?: 'RESERVED' | 'REJECTED'; vehicleNumber?: string };
+}
+
+/**
+ * Consumes the four topics of the flow in a consumer group of the bench's own, from the offsets
+ * the topics had when the run began, and records when each order's events were written
+ * (occurredAt) and received. Latency is measured from these events, never by polling.
+ */
+export function createEventTap(
+  run: string,
+  onEvent: (orderId: number, type: EventType, event: OrderEvents) => void,
+): EventTap {
+  const logger = createLogger({ service: 'bench', level: 'warn' });
+  const kafka = createKafka({ clientId: `bench-${run}`, brokers: KAFKA_BROKERS, logger });
+  const groupId = `bench-${run}`;
+  const topics = Object.values(TOPICS);
+  const byOrder = new Map<number, OrderEvents>();
+  let consumer: Consumer | undefined;
+
+  function record(value: Buffer | null, receivedAt: number) {
+    if (!value) return;
+    const env = JSON.parse(value.toString('utf8')) as Envelope;
+    const orderId = env.data.orderId;
+    const seen: Seen = { eventId: env.eventId, occurredAt: Date.parse(env.occurredAt), receivedAt };
+    const o = byOrder.get(orderId) ?? { dispatchedCount: 0 };
+    byOrder.set(orderId, o);
+    if (env.type === 'order.created') o.created ??= seen;
+    else if (env.type === 'order.inventory.updated') o.inventory ??= { ...seen, status: env.data.status! };
+    else if (env.type === 'order.confirmed') o.confirmed ??= seen;
+    else if (env.type === 'order.dispatched') {
+      o.dispatchedCount += 1;
+      o.dispatched ??= { ...seen, vehicleNumber: env.data.vehicleNumber! };
+    }
+    onEvent(orderId, env.type, o);
+  }
+
+  return {
+    byOrder,
+    async start() {
+      // Start at the current end of each topic: history of earlier runs is not read.
+      const admin = kafka.admin();
+      await admin.connect();
+      for (const topic of topics) {
+        const offsets = await admin.fetchTopicOffsets(topic);
+        await admin.setOffsets({
+          groupId,
+          topic,
+          partitions: offsets.map((o) => ({ partition: o.partition, offset: o.high })),
+        });
+      }
+      await admin.disconnect();
+      consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, sessionTimeout: 30_000 });
+      const joined = new Promise<void>((resolve) => consumer!.on(consumer!.events.GROUP_JOIN, () => resolve()));
+      await consumer.connect();
+      await consumer.subscribe({ topics, fromBeginning: false });
+      await consumer.run({
+        partitionsConsumedConcurrently: 8,
+        eachBatch: async ({ batch }) => {
+          const receivedAt = nowMs();
+          for (const m of batch.messages) record(m.value, receivedAt);
+        },
+      });
+      await joined;
+    },
+    async stop() {
+      await consumer?.disconnect();
+      const admin = kafka.admin();
+      await admin.connect();
+      await admin.deleteGroups([groupId]).catch(() => undefined);
+      await admin.disconnect();
+    },
+  };
+}

@@ -1,0 +1,103 @@
+import { spawnSync } from 'node:child_process';
+import { Pool } from 'undici';
+import { mapLimit } from './stats.js';
+
+/** The bench only ever talks to this machine: the ports `make up` serves and the local infrastructure. */
+export const HOST = '127.0.0.1';
+export const SERVICES = {
+  order: `http://${HOST}:3001`,
+  inventory: `http://${HOST}:3002`,
+  dispatcher: `http://${HOST}:3003`,
+} as const;
+export const MYSQL_URL = `mysql://root@${HOST}:3306`;
+export const REDIS_URL = `redis://${HOST}:6379`;
+export const KAFKA_BROKERS = [`${HOST}:9092`];
+/** The databases `make up` runs on (DESIGN.md §8 defaults). */
+export const DATABASES = { order: 'orders', inventory: 'inventory', dispatcher: 'dispatch' } as const;
+
+async function ready(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) });
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/** A running system is used as it is; when nothing answers, `make up` starts one. */
+export async function ensureSystemUp(log: (s: string) => void): Promise<'running' | 'started'> {
+  const answers = await Promise.all(Object.values(SERVICES).map(ready));
+  if (answers.every(Boolean)) return 'running';
+  log('the services do not all answer /readyz: running `make up`');
+  const up = spawnSync('make', ['up'], { stdio: 'inherit' });
+  if (up.status !== 0) throw new Error('`make up` failed');
+  return 'started';
+}
+
+export interface JsonReply<T = unknown> {
+  status: number;
+  body: T;
+}
+
+/** JSON over a keep-alive undici pool: what a real client of the services would hold. */
+export class JsonClient {
+  readonly pool: Pool;
+  constructor(origin: string, connections: number) {
+    this.pool = new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 30_000 });
+  }
+
+  async call<T = unknown>(method: 'GET' | 'POST' | 'PATCH', path: string, body?: unknown): Promise<JsonReply<T>> {
+    const res = await this.pool.request({
+      method,
+      path,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      headersTimeout: 30_000,
+      bodyTimeout: 30_000,
+    });
+    const text = await res.body.text();
+    return { status: res.statusCode, body: (text ? JSON.parse(text) : null) as T };
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
+export interface Fixture {
+  run: string;
+  cities: string[];
+  /** vehicle_number → city */
+  vehicles: Map<string, string>;
+  products: { id: number; stock: number }[];
+}
+
+/** Bench cities, vehicles and products of their own, named after the run so runs never meet. */
+export async function createFixture(
+  clients: { inventory: JsonClient; dispatcher: JsonClient },
+  run: string,
+  opts: { cities: number; vehiclesPerCity: number; products: number; stockPerProduct: number },
+): Promise<Fixture> {
+  const products: Fixture['products'] = [];
+  for (let p = 0; p < opts.products; p++) {
+    const res = await clients.inventory.call<{ id: number }>('POST', '/products', {
+      name: `Bench ${run} product ${p}`,
+      stock: opts.stockPerProduct,
+    });
+    if (res.status !== 201) throw new Error(`POST /products answered ${res.status} ${JSON.stringify(res.body)}`);
+    products.push({ id: res.body.id, stock: opts.stockPerProduct });
+  }
+  const cities = Array.from({ length: opts.cities }, (_, c) => `Bench-${run}-${c}`);
+  const vehicles = new Map<string, string>();
+  for (const [c, city] of cities.entries())
+    for (let v = 0; v < opts.vehiclesPerCity; v++) vehicles.set(`B${run}-${c}-${v}`, city);
+  await registerVehicles(clients.dispatcher, vehicles);
+  return { run, cities, vehicles, products };
+}
+
+export async function registerVehicles(dispatcher: JsonClient, vehicles: Map<string, string>): Promise<void> {
+  await mapLimit([...vehicles], 8, async ([vehicle_number, city]) => {
+    const res = await dispatcher.call('POST', '/dispatch-locations', { vehicle_number, city });
+    if (res.status !== 201) throw new Error(`POST /dispatch-locations answered ${res.status} ${JSON.stringify(res.body)}`);
+  });
+}

@@ -1,0 +1,63 @@
+/**
+ * Prints the fault suite's figures (the JSON lines its scenarios appended to FAULT_FIGURES):
+ * one row per scenario, then the totals. Run by scripts/test-faults.sh after the suite.
+ */
+import { readFileSync } from 'node:fs';
+
+interface Row {
+  scenario: string;
+  attempted?: number;
+  accepted?: number;
+  refused?: Record<string, number>;
+  inFlightAtFault?: number;
+  lost?: number;
+  doubleAllocated?: number;
+  appliedTwice?: number;
+  dlq?: number;
+  badInputsTried?: number;
+  written?: number;
+}
+
+const file = process.argv[2];
+const rows: Row[] = file
+  ? readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Row)
+  : [];
+const flows = rows.filter((r) => r.accepted !== undefined);
+const badInput = rows.filter((r) => r.badInputsTried !== undefined);
+const sum = (pick: (r: Row) => number | undefined, list = flows) =>
+  list.reduce((n, r) => n + (pick(r) ?? 0), 0);
+
+const columns: [string, (r: Row) => string | number][] = [
+  ['scenario', (r) => r.scenario],
+  ['placed', (r) => r.attempted ?? 0],
+  ['201', (r) => r.accepted ?? 0],
+  [
+    'refused',
+    (r) =>
+      Object.entries(r.refused ?? {})
+        .map(([k, v]) => `${k}×${v}`)
+        .join(' ') || '-',
+  ],
+  ['in flight', (r) => r.inFlightAtFault ?? 0],
+  ['lost', (r) => r.lost ?? 0],
+  ['double-allocated', (r) => r.doubleAllocated ?? 0],
+  ['applied twice', (r) => r.appliedTwice ?? 0],
+  ['DLQ', (r) => r.dlq ?? 0],
+];
+const table = [columns.map(([h]) => h), ...flows.map((r) => columns.map(([, f]) => String(f(r))))];
+const widths = columns.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+
+console.log('\nFault suite figures');
+for (const row of table) console.log(`  ${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ')}`);
+console.log(
+  `\n  scenarios run: ${flows.length + badInput.length}` +
+    ` | orders answered 201: ${sum((r) => r.accepted)}` +
+    ` | lost: ${sum((r) => r.lost)}` +
+    ` | double-allocated: ${sum((r) => r.doubleAllocated)}` +
+    ` | applied twice: ${sum((r) => r.appliedTwice)}` +
+    ` | bad inputs tried: ${sum((r) => r.badInputsTried, badInput)} (wrote anything: ${sum((r) => r.written, badInput)})`,
+);
+if (rows.length === 0) console.log('  (no figures: the suite did not get as far as a scenario)');
