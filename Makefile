@@ -53,6 +53,9 @@ test-faults: $(NPM_STAMP) infra ## Kill, stop and restart Kafka, Redis, MySQL an
 seed: $(NPM_STAMP) ## Products (101 included) and vehicles in Colombo and Kandy; a second run changes nothing
 	npx tsx scripts/seed.ts
 
+bench: $(NPM_STAMP) ## Benchmark the running system (or `make up` first) against this machine's limits: make bench ARGS="--rate 100"
+	npx tsx bench/run.ts $(ARGS)
+
 demo: $(NPM_STAMP) ## The whole story over HTTP against a running `make up`
 	npx tsx scripts/demo.ts
 

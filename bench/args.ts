@@ -28,6 +28,8 @@ export interface BenchOptions {
   outDir: string;
   /** Write result files (the default); --no-save for a quick look. */
   save: boolean;
+  /** INTERNAL_TOKEN of the running system, sent on the release calls when set. */
+  internalToken: string | undefined;
 }
 
 const HELP = `usage: npx tsx bench/run.ts [options]   (or: make bench ARGS="...")
@@ -45,7 +47,8 @@ const HELP = `usage: npx tsx bench/run.ts [options]   (or: make bench ARGS="..."
   --big-city-orders M   allocations measured there (default 200)
   --label NAME          name in the result files (default: rate-<R>)
   --out DIR             results directory (default bench/results)
-  --no-save             print only, write no result files`;
+  --no-save             print only, write no result files
+env INTERNAL_TOKEN      sent as a bearer token when the system runs with one (releases need it)`;
 
 function int(name: string, raw: string | undefined, fallback: number, min = 0): number {
   if (raw === undefined || raw === '') return fallback;
@@ -99,5 +102,6 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv): BenchOpt
     label: values.label ?? env.BENCH_LABEL ?? (rate === 0 ? 'rate-max' : `rate-${rate}`),
     outDir: values.out ?? 'bench/results',
     save: !values['no-save'],
+    internalToken: env.INTERNAL_TOKEN || undefined,
   };
 }

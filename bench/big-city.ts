@@ -42,7 +42,11 @@ async function handlerReads(db: Db): Promise<number> {
 }
 
 async function placeOrder(deps: CityPhaseDeps, city: string, customerId: number): Promise<number> {
-  const spec: OrderSpec = { customerId, city, items: [{ productId: deps.productId, price: 9.99, quantity: 1 }] };
+  const spec: OrderSpec = {
+    customerId,
+    city,
+    items: [{ productId: deps.productId, price: 9.99, quantity: 1 }],
+  };
   const res = await deps.order.call<{ id: number }>('POST', '/orders', spec);
   if (res.status !== 201) throw new Error(`POST /orders answered ${res.status}`);
   deps.placed.push(res.body.id);
@@ -50,7 +54,10 @@ async function placeOrder(deps: CityPhaseDeps, city: string, customerId: number)
 }
 
 async function release(deps: CityPhaseDeps, vehicle: string): Promise<void> {
-  const res = await deps.dispatcher.call('PATCH', `/dispatch-locations/${encodeURIComponent(vehicle)}/release`);
+  const res = await deps.dispatcher.call(
+    'PATCH',
+    `/dispatch-locations/${encodeURIComponent(vehicle)}/release`,
+  );
   if (res.status !== 200) throw new Error(`release ${vehicle} answered ${res.status}`);
 }
 
@@ -61,10 +68,16 @@ export async function measureCityCost(
   allocations: number,
 ): Promise<CityCost & { vehicleNumbers: string[] }> {
   const city = `Bench-${deps.run}-${name}`;
-  const fleet = new Map(Array.from({ length: vehicles }, (_, i) => [`B${deps.run}-${name}-${i}`, city] as const));
+  const fleet = new Map(
+    Array.from({ length: vehicles }, (_, i) => [`B${deps.run}-${name}-${i}`, city] as const),
+  );
   await registerVehicles(deps.dispatcher, fleet);
   // Make all but one vehicle busy; they stay allocated until the end of the phase.
-  const busyOrders = await mapLimit(Array.from({ length: vehicles - 1 }, (_, i) => i), 16, (i) => placeOrder(deps, city, i + 1));
+  const busyOrders = await mapLimit(
+    Array.from({ length: vehicles - 1 }, (_, i) => i),
+    16,
+    (i) => placeOrder(deps, city, i + 1),
+  );
   const busyVehicles = await Promise.all(busyOrders.map((id) => deps.waitDispatched(id)));
 
   const monitor = createClient({ url: REDIS_URL }) as RedisClientType;
@@ -103,7 +116,8 @@ export async function measureCityCost(
     allocations,
     redisCommands: counts,
     redisCommandsPerAllocation: Math.round((total / allocations) * 100) / 100,
-    allocationCommandsPerAllocation: Math.round((((counts.SET ?? 0) + (counts.GET ?? 0)) / allocations) * 100) / 100,
+    allocationCommandsPerAllocation:
+      Math.round((((counts.SET ?? 0) + (counts.GET ?? 0)) / allocations) * 100) / 100,
     mariadbRowReadsPerOrder: Math.round(reads / allocations),
     postToDispatchedMs: summarize(latencies),
     vehicleNumbers: [...fleet.keys()],

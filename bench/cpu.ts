@@ -21,7 +21,9 @@ function pidOf(program: string): number | undefined {
     ['pgrep', ['-o', '-x', program]],
   ] as const) {
     try {
-      const pid = Number(execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+      const pid = Number(
+        execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(),
+      );
       if (pid) return pid;
     } catch {
       // not found by this tool; try the next
@@ -74,7 +76,11 @@ export interface CpuWindow {
 
 export function cpuMeter() {
   const pids = systemPids();
-  const start = { at: Date.now(), m: machine(), p: Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, pid && cpuSeconds(pid)])) };
+  const start = {
+    at: Date.now(),
+    m: machine(),
+    p: Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, pid && cpuSeconds(pid)])),
+  };
   return {
     stop(): CpuWindow {
       const m = machine();
@@ -90,7 +96,8 @@ export function cpuMeter() {
       return {
         seconds,
         perProcess,
-        machineBusy: Math.round(((m.busy - start.m.busy) / Math.max(1, m.total - start.m.total)) * 1000) / 1000,
+        machineBusy:
+          Math.round(((m.busy - start.m.busy) / Math.max(1, m.total - start.m.total)) * 1000) / 1000,
         otherCpuSeconds: Math.round((busySeconds - ours) * 100) / 100,
       };
     },

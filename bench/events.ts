@@ -82,7 +82,9 @@ export function createEventTap(
       }
       await admin.disconnect();
       consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, sessionTimeout: 30_000 });
-      const joined = new Promise<void>((resolve) => consumer!.on(consumer!.events.GROUP_JOIN, () => resolve()));
+      const joined = new Promise<void>((resolve) =>
+        consumer!.on(consumer!.events.GROUP_JOIN, () => resolve()),
+      );
       await consumer.connect();
       await consumer.subscribe({ topics, fromBeginning: false });
       await consumer.run({

@@ -27,13 +27,23 @@ export interface Rate {
 
 export interface Limits {
   mariadb: { serialTx: Rate; concurrentTx: Rate; concurrentAutocommit: Rate };
-  kafka: { roundTrip: Summary; produceAck: Summary; producePerSecond: number; endToEndPerSecond: number; messages: number };
+  kafka: {
+    roundTrip: Summary;
+    produceAck: Summary;
+    producePerSecond: number;
+    endToEndPerSecond: number;
+    messages: number;
+  };
   redis: { setNxSerial: Rate; setNxConcurrent: Rate; compareAndDelete: Summary };
   http: { healthzSerial: Rate; healthzConcurrent: Rate };
 }
 
 /** Runs `op` from `concurrency` workers for `ms`; completions per second and per-op latency. */
-async function saturate(concurrency: number, ms: number, op: (worker: number, i: number) => Promise<unknown>): Promise<Rate> {
+async function saturate(
+  concurrency: number,
+  ms: number,
+  op: (worker: number, i: number) => Promise<unknown>,
+): Promise<Rate> {
   const latencies: number[] = [];
   const end = nowMs() + ms;
   const started = nowMs();
@@ -47,7 +57,11 @@ async function saturate(concurrency: number, ms: number, op: (worker: number, i:
       }
     }),
   );
-  return { perSecond: Math.round(latencies.length / ((nowMs() - started) / 1_000)), latencyMs: summarize(latencies), concurrency };
+  return {
+    perSecond: Math.round(latencies.length / ((nowMs() - started) / 1_000)),
+    latencyMs: summarize(latencies),
+    concurrency,
+  };
 }
 
 async function mariadbLimits(concurrency: number): Promise<Limits['mariadb']> {
@@ -65,7 +79,9 @@ async function mariadbLimits(concurrency: number): Promise<Limits['mariadb']> {
     return {
       serialTx: await saturate(1, 2_000, tx),
       concurrentTx: await saturate(concurrency, 3_000, tx),
-      concurrentAutocommit: await saturate(concurrency, 2_000, (worker) => db('commit_probe').insert({ worker, payload })),
+      concurrentAutocommit: await saturate(concurrency, 2_000, (worker) =>
+        db('commit_probe').insert({ worker, payload }),
+      ),
     };
   } finally {
     await db.raw('TRUNCATE TABLE commit_probe').catch(() => undefined);
@@ -123,7 +139,9 @@ async function kafkaLimits(run: string, messages: number): Promise<Limits['kafka
       }),
     ],
   });
-  const joined = new Promise<void>((resolve) => loop.consumer.on(loop.consumer.events.GROUP_JOIN, () => resolve()));
+  const joined = new Promise<void>((resolve) =>
+    loop.consumer.on(loop.consumer.events.GROUP_JOIN, () => resolve()),
+  );
   try {
     await loop.start();
     await joined;
@@ -145,7 +163,10 @@ async function kafkaLimits(run: string, messages: number): Promise<Limits['kafka
     const done = new Promise<void>((resolve) => (allConsumed = resolve));
     const t0 = nowMs();
     for (let i = 0; i < messages; i += 200) {
-      const batch = Array.from({ length: Math.min(200, messages - i) }, (_, j) => ({ key: String(i + j), value: envelope(i + j).value }));
+      const batch = Array.from({ length: Math.min(200, messages - i) }, (_, j) => ({
+        key: String(i + j),
+        value: envelope(i + j).value,
+      }));
       await producer.sendBatch({ acks: -1, topicMessages: [{ topic, messages: batch }] });
     }
     const produced = nowMs();
@@ -182,10 +203,13 @@ async function redisLimits(run: string, concurrency: number): Promise<Limits['re
     const cad: number[] = [];
     for (const key of keys.slice(0, 1_000)) {
       const t0 = nowMs();
-      await redis.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, {
-        keys: [key],
-        arguments: ['nope'],
-      });
+      await redis.eval(
+        `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`,
+        {
+          keys: [key],
+          arguments: ['nope'],
+        },
+      );
       cad.push(nowMs() - t0);
     }
     return { setNxSerial, setNxConcurrent, compareAndDelete: summarize(cad) };
@@ -199,13 +223,19 @@ async function httpLimits(concurrency: number): Promise<Limits['http']> {
   const client = new JsonClient(SERVICES.order, concurrency);
   try {
     const get = () => client.call('GET', '/healthz');
-    return { healthzSerial: await saturate(1, 1_500, get), healthzConcurrent: await saturate(concurrency, 2_000, get) };
+    return {
+      healthzSerial: await saturate(1, 1_500, get),
+      healthzConcurrent: await saturate(concurrency, 2_000, get),
+    };
   } finally {
     await client.close();
   }
 }
 
-export async function measureLimits(run: string, opts: { concurrency: number; kafkaMessages?: number }): Promise<Limits> {
+export async function measureLimits(
+  run: string,
+  opts: { concurrency: number; kafkaMessages?: number },
+): Promise<Limits> {
   // MariaDB beside the services' own pools: capped so it never exhausts max_connections.
   const dbConcurrency = Math.min(opts.concurrency, 32);
   return {

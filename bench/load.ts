@@ -18,15 +18,29 @@ export interface PostResult {
   error?: string;
 }
 
-async function post(client: JsonClient, spec: OrderSpec, index: number, scheduledAt: number): Promise<PostResult> {
+async function post(
+  client: JsonClient,
+  spec: OrderSpec,
+  index: number,
+  scheduledAt: number,
+): Promise<PostResult> {
   const sentAt = nowMs();
   try {
     const res = await client.call<{ id: number }>('POST', '/orders', spec);
     const doneAt = nowMs();
     const base = { index, scheduledAt, sentAt, doneAt, status: res.status };
-    return res.status === 201 ? { ...base, orderId: res.body.id } : { ...base, error: JSON.stringify(res.body).slice(0, 200) };
+    return res.status === 201
+      ? { ...base, orderId: res.body.id }
+      : { ...base, error: JSON.stringify(res.body).slice(0, 200) };
   } catch (err) {
-    return { index, scheduledAt, sentAt, doneAt: nowMs(), status: 0, error: err instanceof Error ? err.message : String(err) };
+    return {
+      index,
+      scheduledAt,
+      sentAt,
+      doneAt: nowMs(),
+      status: 0,
+      error: err instanceof Error ? err.message : String(err),
+    };
   }
 }
 
@@ -59,7 +73,7 @@ export async function drive(
   const interval = 1_000 / rate;
   const start = nowMs() + 50;
   const inFlight: Promise<void>[] = [];
-  for (let i = 0; i < specs.length; ) {
+  for (let i = 0; i < specs.length;) {
     const now = nowMs();
     // Send everything that is due (a late timer catches up at once, as an open loop must).
     while (i < specs.length && start + i * interval <= now) {

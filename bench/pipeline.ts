@@ -29,10 +29,14 @@ export async function runPipeline(
 ): Promise<PipelineRun> {
   let sent = 0;
   let errors = 0;
+  // Accepted orders still without their outcome; checked incrementally, the bench shares the CPUs.
+  const pending = new Set<number>();
+  const settle = () => {
+    for (const id of pending) if (outcomeOf(tap.byOrder.get(id)) !== undefined) pending.delete(id);
+  };
   const progress = setInterval(() => {
-    let done = 0;
-    for (const e of tap.byOrder.values()) if (outcomeOf(e) !== undefined) done++;
-    opts.log(`  sent ${sent}/${specs.length}, errors ${errors}, outcomes ${done}`);
+    settle();
+    opts.log(`  sent ${sent}/${specs.length}, errors ${errors}, without outcome ${pending.size}`);
   }, 2_000);
   try {
     const results = await drive(client, specs, {
@@ -41,12 +45,16 @@ export async function runPipeline(
       onResult: (r) => {
         sent++;
         if (r.status !== 201) errors++;
+        if (r.orderId !== undefined) pending.add(r.orderId);
       },
     });
     const accepted = results.filter((r) => r.orderId !== undefined);
     const deadline = nowMs() + opts.drainTimeoutS * 1_000;
-    const missing = () => accepted.filter((r) => outcomeOf(tap.byOrder.get(r.orderId!)) === undefined).length;
-    while (missing() > 0 && nowMs() < deadline) await sleep(50);
+    settle();
+    while (pending.size > 0 && nowMs() < deadline) {
+      await sleep(50);
+      settle();
+    }
     const outcomeAt = new Map<number, number>();
     for (const r of accepted) {
       const t = outcomeOf(tap.byOrder.get(r.orderId!));
@@ -58,7 +66,7 @@ export async function runPipeline(
       outcomeAt,
       firstSend: Math.min(...results.map((r) => r.sentAt)),
       lastSend: Math.max(...results.map((r) => r.sentAt)),
-      timedOut: missing() > 0,
+      timedOut: pending.size > 0,
     };
   } finally {
     clearInterval(progress);
@@ -95,9 +103,11 @@ export function pipelineFigures(run: PipelineRun, tap: EventTap) {
     timeline[b].completed++;
   }
   const postErrors: Record<string, number> = {};
-  for (const r of run.results) if (r.status !== 201) postErrors[String(r.status)] = (postErrors[String(r.status)] ?? 0) + 1;
+  for (const r of run.results)
+    if (r.status !== 201) postErrors[String(r.status)] = (postErrors[String(r.status)] ?? 0) + 1;
   let duplicates = 0;
-  for (const r of accepted) duplicates += Math.max(0, (tap.byOrder.get(r.orderId!)?.dispatchedCount ?? 0) - 1);
+  for (const r of accepted)
+    duplicates += Math.max(0, (tap.byOrder.get(r.orderId!)?.dispatchedCount ?? 0) - 1);
   return {
     postErrors,
     durationS: Math.round(lastOutcome - firstSend) / 1_000,

@@ -35,7 +35,8 @@ if (!file) throw new Error('usage: npx tsx bench/profile.ts <file.cpuprofile> [t
 const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const byId = new Map(p.nodes.map((n) => [n.id, n]));
 const self = new Map<number, number>();
-for (let i = 0; i < p.samples.length; i++) self.set(p.samples[i]!, (self.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0));
+for (let i = 0; i < p.samples.length; i++)
+  self.set(p.samples[i]!, (self.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0));
 const total = [...self.values()].reduce((s, x) => s + x, 0);
 const byArea = new Map<string, number>();
 const byFn = new Map<string, number>();
@@ -54,8 +55,12 @@ for (const [id, us] of self) {
 }
 const busy = total - idle;
 const pct = (us: number) => `${((us / busy) * 100).toFixed(1)}%`;
-console.log(`profile ${((p.endTime - p.startTime) / 1e6).toFixed(1)} s, busy ${(busy / 1e6).toFixed(2)} s CPU (main thread)`);
+console.log(
+  `profile ${((p.endTime - p.startTime) / 1e6).toFixed(1)} s, busy ${(busy / 1e6).toFixed(2)} s CPU (main thread)`,
+);
 console.log('\nself time by package / file:');
-for (const [a, us] of [...byArea].sort((x, y) => y[1] - x[1]).slice(0, 25)) console.log(`  ${pct(us).padStart(6)}  ${a}`);
+for (const [a, us] of [...byArea].sort((x, y) => y[1] - x[1]).slice(0, 25))
+  console.log(`  ${pct(us).padStart(6)}  ${a}`);
 console.log('\ntop functions by self time:');
-for (const [f, us] of [...byFn].sort((x, y) => y[1] - x[1]).slice(0, Number(topArg ?? 30))) console.log(`  ${pct(us).padStart(6)}  ${f}`);
+for (const [f, us] of [...byFn].sort((x, y) => y[1] - x[1]).slice(0, Number(topArg ?? 30)))
+  console.log(`  ${pct(us).padStart(6)}  ${f}`);

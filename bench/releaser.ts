@@ -24,7 +24,10 @@ export function createReleaser(dispatcher: JsonClient, holdMs: number, isOurs: (
     for (let attempt = 1; ; attempt++) {
       const t0 = nowMs();
       try {
-        const res = await dispatcher.call('PATCH', `/dispatch-locations/${encodeURIComponent(vehicle)}/release`);
+        const res = await dispatcher.call(
+          'PATCH',
+          `/dispatch-locations/${encodeURIComponent(vehicle)}/release`,
+        );
         if (res.status === 200) {
           stats.released += 1;
           stats.latencyMs.push(nowMs() - t0);

@@ -67,7 +67,9 @@ function tryRead(cmd: string, args: string[]): string {
 export async function machineFacts(db: Db, redis: RedisClientType): Promise<Machine> {
   const root = new URL('../', import.meta.url);
   const pom = readFileSync(new URL('infra/kafka/pom.xml', root), 'utf8');
-  const kafkajs = JSON.parse(readFileSync(new URL('node_modules/kafkajs/package.json', root), 'utf8')) as { version: string };
+  const kafkajs = JSON.parse(readFileSync(new URL('node_modules/kafkajs/package.json', root), 'utf8')) as {
+    version: string;
+  };
   const [[mariadb]] = (await db.raw('SELECT VERSION() AS v')) as [{ v: string }[]];
   const info = await redis.info('server');
   return {
@@ -118,12 +120,16 @@ export function toMarkdown(r: BenchResult): string {
     '### CPU per order (ms of CPU, all threads of each process)',
     '',
     `| ${Object.keys(p.cpu.cpuMsPerOrder).join(' | ')} |`,
-    `|${Object.keys(p.cpu.cpuMsPerOrder).map(() => '---').join('|')}|`,
+    `|${Object.keys(p.cpu.cpuMsPerOrder)
+      .map(() => '---')
+      .join('|')}|`,
     `| ${Object.values(p.cpu.cpuMsPerOrder).join(' | ')} |`,
     '',
-    `MariaDB global status per order (includes anyone else's load): ${Object.entries(p.mariadbStatusPerOrder).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
+    `MariaDB global status per order (includes anyone else's load): ${Object.entries(p.mariadbStatusPerOrder)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}.`,
     '',
-    '## Where an order\'s time goes (ms)',
+    "## Where an order's time goes (ms)",
     '',
     '| stage | p50 | p95 | p99 | max |',
     '|---|---|---|---|---|',
@@ -134,7 +140,7 @@ export function toMarkdown(r: BenchResult): string {
     const i = r.implied;
     lines.push(
       '',
-      '## This machine\'s limits, same run',
+      "## This machine's limits, same run",
       '',
       '| limit | rate | latency p50 / p99 ms |',
       '|---|---|---|',
@@ -167,7 +173,7 @@ export function toMarkdown(r: BenchResult): string {
     const rows = [r.cityCost.control, r.cityCost.crowded];
     lines.push(
       '',
-      '## Redis cost of an allocation (one order at a time, MONITOR on the city\'s lock keys)',
+      "## Redis cost of an allocation (one order at a time, MONITOR on the city's lock keys)",
       '',
       '| city | vehicles | busy | allocations | Redis commands / allocation+release | on the allocation path | commands seen | POST→DISPATCHED p50 / p99 ms | MariaDB row reads / order (global) |',
       '|---|---|---|---|---|---|---|---|---|',

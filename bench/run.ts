@@ -4,7 +4,7 @@
  * final state, and writes JSON and markdown to bench/results/. See docs/performance.md.
  */
 import { randomBytes } from 'node:crypto';
-import { createDb, type EventType } from '@delivery/common';
+import { createDb, internalAuthHeaders, type EventType } from '@delivery/common';
 import { createClient, type RedisClientType } from 'redis';
 import { parseBenchArgs } from './args.js';
 import { measureCityCost, type CityPhaseDeps } from './big-city.js';
@@ -18,16 +18,34 @@ import { createReleaser } from './releaser.js';
 import { machineFacts, toMarkdown, writeResult, type BenchResult } from './report.js';
 import { stageBreakdown } from './stages.js';
 import { summarize } from './stats.js';
-import { DATABASES, JsonClient, MYSQL_URL, REDIS_URL, SERVICES, createFixture, ensureSystemUp } from './system.js';
+import {
+  DATABASES,
+  JsonClient,
+  MYSQL_URL,
+  REDIS_URL,
+  SERVICES,
+  createFixture,
+  ensureSystemUp,
+} from './system.js';
 import { verify, type Dbs } from './verify.js';
 
 const log = (s: string) => console.error(`[bench] ${s}`);
 
 async function mariadbStatus(db: Dbs['orders']): Promise<Record<string, number>> {
-  const names = ['Com_commit', 'Com_insert', 'Com_update', 'Com_select', 'Com_delete', 'Questions', 'Innodb_os_log_fsyncs', 'Innodb_row_lock_waits'];
-  const [rows] = (await db.raw(`SHOW GLOBAL STATUS WHERE Variable_name IN (${names.map(() => '?').join(',')})`, names)) as [
-    { Variable_name: string; Value: string }[],
+  const names = [
+    'Com_commit',
+    'Com_insert',
+    'Com_update',
+    'Com_select',
+    'Com_delete',
+    'Questions',
+    'Innodb_os_log_fsyncs',
+    'Innodb_row_lock_waits',
   ];
+  const [rows] = (await db.raw(
+    `SHOW GLOBAL STATUS WHERE Variable_name IN (${names.map(() => '?').join(',')})`,
+    names,
+  )) as [{ Variable_name: string; Value: string }[]];
   return Object.fromEntries(rows.map((r) => [r.Variable_name, Number(r.Value)]));
 }
 
@@ -35,12 +53,15 @@ async function main(): Promise<void> {
   const opts = parseBenchArgs(process.argv.slice(2), process.env);
   const run = randomBytes(3).toString('hex');
   const startedAt = new Date().toISOString();
-  log(`run ${run}: ${opts.orders} orders, rate ${opts.rate || 'max'}, ${opts.cities} cities × ${opts.vehiclesPerCity} vehicles, hold ${opts.holdMs} ms`);
+  log(
+    `run ${run}: ${opts.orders} orders, rate ${opts.rate || 'max'}, ${opts.cities} cities × ${opts.vehiclesPerCity} vehicles, hold ${opts.holdMs} ms`,
+  );
   await ensureSystemUp(log);
 
-  const order = new JsonClient(SERVICES.order, opts.concurrency);
-  const inventory = new JsonClient(SERVICES.inventory, 4);
-  const dispatcher = new JsonClient(SERVICES.dispatcher, 32);
+  const auth = internalAuthHeaders(opts.internalToken);
+  const order = new JsonClient(SERVICES.order, opts.concurrency, auth);
+  const inventory = new JsonClient(SERVICES.inventory, 4, auth);
+  const dispatcher = new JsonClient(SERVICES.dispatcher, 32, auth);
   const dbs: Dbs = {
     orders: createDb({ url: MYSQL_URL, database: DATABASES.order, poolMax: 4 }),
     inventory: createDb({ url: MYSQL_URL, database: DATABASES.inventory, poolMax: 2 }),
@@ -96,7 +117,9 @@ async function main(): Promise<void> {
   const extraVehicles: string[] = [];
   const extraCities: string[] = [];
   if (opts.bigCityVehicles > 0) {
-    log(`Redis cost of an allocation: a city of 1 vehicle, then one of ${opts.bigCityVehicles} with all but one busy`);
+    log(
+      `Redis cost of an allocation: a city of 1 vehicle, then one of ${opts.bigCityVehicles} with all but one busy`,
+    );
     const deps: CityPhaseDeps = {
       run,
       order,
@@ -140,7 +163,12 @@ async function main(): Promise<void> {
   });
   const stages = await stageBreakdown(
     dbs,
-    pipeline.accepted.map((r) => ({ orderId: r.orderId!, sentAt: r.sentAt, respondedAt: r.doneAt, events: tap.byOrder.get(r.orderId!)! })),
+    pipeline.accepted.map((r) => ({
+      orderId: r.orderId!,
+      sentAt: r.sentAt,
+      respondedAt: r.doneAt,
+      events: tap.byOrder.get(r.orderId!)!,
+    })),
   );
 
   const implied = limits && impliedLimits(limits);
@@ -158,20 +186,29 @@ async function main(): Promise<void> {
       cpu: {
         ...cpuWindow,
         cpuMsPerOrder: Object.fromEntries(
-          Object.entries(cpuWindow.perProcess).map(([k, s]) => [k, Math.round((s / Math.max(1, accepted)) * 1_000 * 100) / 100]),
+          Object.entries(cpuWindow.perProcess).map(([k, s]) => [
+            k,
+            Math.round((s / Math.max(1, accepted)) * 1_000 * 100) / 100,
+          ]),
         ),
       },
       mariadbStatusPerOrder: Object.fromEntries(
-        Object.keys(status1).map((k) => [k, Math.round(((status1[k]! - (status0[k] ?? 0)) / Math.max(1, accepted)) * 10) / 10]),
+        Object.keys(status1).map((k) => [
+          k,
+          Math.round(((status1[k]! - (status0[k] ?? 0)) / Math.max(1, accepted)) * 10) / 10,
+        ]),
       ),
     },
     stages,
     limits,
     implied,
     ratios: implied && {
-      throughputToBottleneck: Math.round((figures.throughput.steadyPerSecond / implied.bottleneck.ordersPerSecond) * 1000) / 1000,
-      throughputToSharedMachine: Math.round((figures.throughput.steadyPerSecond / implied.sharedMachine) * 1000) / 1000,
-      p50ToFloor: Math.round((figures.latencyMs.postToDispatched.p50 / implied.latencyFloorP50Ms) * 100) / 100,
+      throughputToBottleneck:
+        Math.round((figures.throughput.steadyPerSecond / implied.bottleneck.ordersPerSecond) * 1000) / 1000,
+      throughputToSharedMachine:
+        Math.round((figures.throughput.steadyPerSecond / implied.sharedMachine) * 1000) / 1000,
+      p50ToFloor:
+        Math.round((figures.latencyMs.postToDispatched.p50 / implied.latencyFloorP50Ms) * 100) / 100,
     },
     cityCost,
     verification,

@@ -25,36 +25,121 @@ async function epochMsBy(db: Db, table: 'outbox' | 'processed_events', column: s
   return out;
 }
 
+export interface Breakdown {
+  stages: StageRow[];
+  /**
+   * Relay cycles per order: rows one cycle marks share its published_at, so the distinct values
+   * per database count the cycles that published the run's events.
+   */
+  relayCyclesPerOrder: number;
+}
+
 export async function stageBreakdown(
   dbs: Dbs,
   orders: { orderId: number; sentAt: number; respondedAt: number; events: OrderEvents }[],
-): Promise<StageRow[]> {
-  const full = orders.filter((o) => o.events.created && o.events.inventory && o.events.confirmed && o.events.dispatched);
+): Promise<Breakdown> {
+  const full = orders.filter(
+    (o) => o.events.created && o.events.inventory && o.events.confirmed && o.events.dispatched,
+  );
   const ids = (pick: (e: OrderEvents) => string | undefined) => full.map((o) => pick(o.events)!);
   const [createdPub, inventoryPub, confirmedPub, dispatchedPub, inventoryGot, ordersGot] = await Promise.all([
-    epochMsBy(dbs.orders, 'outbox', 'published_at', ids((e) => e.created?.eventId)),
-    epochMsBy(dbs.inventory, 'outbox', 'published_at', ids((e) => e.inventory?.eventId)),
-    epochMsBy(dbs.orders, 'outbox', 'published_at', ids((e) => e.confirmed?.eventId)),
-    epochMsBy(dbs.dispatch, 'outbox', 'published_at', ids((e) => e.dispatched?.eventId)),
-    epochMsBy(dbs.inventory, 'processed_events', 'processed_at', ids((e) => e.created?.eventId)),
-    epochMsBy(dbs.orders, 'processed_events', 'processed_at', ids((e) => e.inventory?.eventId)),
+    epochMsBy(
+      dbs.orders,
+      'outbox',
+      'published_at',
+      ids((e) => e.created?.eventId),
+    ),
+    epochMsBy(
+      dbs.inventory,
+      'outbox',
+      'published_at',
+      ids((e) => e.inventory?.eventId),
+    ),
+    epochMsBy(
+      dbs.orders,
+      'outbox',
+      'published_at',
+      ids((e) => e.confirmed?.eventId),
+    ),
+    epochMsBy(
+      dbs.dispatch,
+      'outbox',
+      'published_at',
+      ids((e) => e.dispatched?.eventId),
+    ),
+    epochMsBy(
+      dbs.inventory,
+      'processed_events',
+      'processed_at',
+      ids((e) => e.created?.eventId),
+    ),
+    epochMsBy(
+      dbs.orders,
+      'processed_events',
+      'processed_at',
+      ids((e) => e.inventory?.eventId),
+    ),
   ]);
   const stages: [string, (o: (typeof full)[number]) => number | undefined][] = [
-    ['POST sent → order.created written (HTTP, validation, tx)', (o) => o.events.created!.occurredAt - o.sentAt],
-    ['order.created written → POST answered (commit, response)', (o) => o.respondedAt - o.events.created!.occurredAt],
-    ['order.created written → published (commit, order relay)', (o) => sub(createdPub.get(o.events.created!.eventId), o.events.created!.occurredAt)],
-    ['order.created published → inventory handler began (Kafka hop)', (o) => sub(inventoryGot.get(o.events.created!.eventId), createdPub.get(o.events.created!.eventId))],
-    ['inventory handler began → order.inventory.updated written', (o) => sub(o.events.inventory!.occurredAt, inventoryGot.get(o.events.created!.eventId))],
-    ['order.inventory.updated written → published (commit, inventory relay)', (o) => sub(inventoryPub.get(o.events.inventory!.eventId), o.events.inventory!.occurredAt)],
-    ['order.inventory.updated published → order handler began (Kafka hop)', (o) => sub(ordersGot.get(o.events.inventory!.eventId), inventoryPub.get(o.events.inventory!.eventId))],
-    ['order handler began → order.confirmed written', (o) => sub(o.events.confirmed!.occurredAt, ordersGot.get(o.events.inventory!.eventId))],
-    ['order.confirmed written → published (commit, order relay)', (o) => sub(confirmedPub.get(o.events.confirmed!.eventId), o.events.confirmed!.occurredAt)],
-    ['order.confirmed published → order.dispatched written (Kafka hop, queue, allocate)', (o) => sub(o.events.dispatched!.occurredAt, confirmedPub.get(o.events.confirmed!.eventId))],
-    ['order.dispatched written → published (commit, dispatcher relay)', (o) => sub(dispatchedPub.get(o.events.dispatched!.eventId), o.events.dispatched!.occurredAt)],
-    ['order.dispatched published → received by the bench (Kafka hop)', (o) => sub(o.events.dispatched!.receivedAt, dispatchedPub.get(o.events.dispatched!.eventId))],
+    [
+      'POST sent → order.created written (HTTP, validation, tx)',
+      (o) => o.events.created!.occurredAt - o.sentAt,
+    ],
+    [
+      'order.created written → POST answered (commit, response)',
+      (o) => o.respondedAt - o.events.created!.occurredAt,
+    ],
+    [
+      'order.created written → published (commit, order relay)',
+      (o) => sub(createdPub.get(o.events.created!.eventId), o.events.created!.occurredAt),
+    ],
+    [
+      'order.created published → inventory handler began (Kafka hop)',
+      (o) => sub(inventoryGot.get(o.events.created!.eventId), createdPub.get(o.events.created!.eventId)),
+    ],
+    [
+      'inventory handler began → order.inventory.updated written',
+      (o) => sub(o.events.inventory!.occurredAt, inventoryGot.get(o.events.created!.eventId)),
+    ],
+    [
+      'order.inventory.updated written → published (commit, inventory relay)',
+      (o) => sub(inventoryPub.get(o.events.inventory!.eventId), o.events.inventory!.occurredAt),
+    ],
+    [
+      'order.inventory.updated published → order handler began (Kafka hop)',
+      (o) => sub(ordersGot.get(o.events.inventory!.eventId), inventoryPub.get(o.events.inventory!.eventId)),
+    ],
+    [
+      'order handler began → order.confirmed written',
+      (o) => sub(o.events.confirmed!.occurredAt, ordersGot.get(o.events.inventory!.eventId)),
+    ],
+    [
+      'order.confirmed written → published (commit, order relay)',
+      (o) => sub(confirmedPub.get(o.events.confirmed!.eventId), o.events.confirmed!.occurredAt),
+    ],
+    [
+      'order.confirmed published → order.dispatched written (Kafka hop, queue, allocate)',
+      (o) => sub(o.events.dispatched!.occurredAt, confirmedPub.get(o.events.confirmed!.eventId)),
+    ],
+    [
+      'order.dispatched written → published (commit, dispatcher relay)',
+      (o) => sub(dispatchedPub.get(o.events.dispatched!.eventId), o.events.dispatched!.occurredAt),
+    ],
+    [
+      'order.dispatched published → received by the bench (Kafka hop)',
+      (o) => sub(o.events.dispatched!.receivedAt, dispatchedPub.get(o.events.dispatched!.eventId)),
+    ],
     ['total: POST sent → order.dispatched received', (o) => o.events.dispatched!.receivedAt - o.sentAt],
   ];
-  return stages.map(([stage, fn]) => ({ stage, ms: summarize(full.map(fn).filter((v): v is number => v !== undefined)) }));
+  const cycles =
+    new Set([...createdPub.values(), ...confirmedPub.values()]).size +
+    new Set(inventoryPub.values()).size +
+    new Set(dispatchedPub.values()).size;
+  const rows = stages.map(([stage, fn]) => ({
+    stage,
+    ms: summarize(full.map(fn).filter((v): v is number => v !== undefined)),
+  }));
+  return { stages: rows, relayCyclesPerOrder: full.length ? cycles / full.length : 4 };
 }
 
 function sub(a: number | undefined, b: number | undefined): number | undefined {

@@ -42,15 +42,23 @@ export interface JsonReply<T = unknown> {
 /** JSON over a keep-alive undici pool: what a real client of the services would hold. */
 export class JsonClient {
   readonly pool: Pool;
-  constructor(origin: string, connections: number) {
+  constructor(
+    origin: string,
+    connections: number,
+    private readonly headers: Record<string, string> = {},
+  ) {
     this.pool = new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 30_000 });
   }
 
-  async call<T = unknown>(method: 'GET' | 'POST' | 'PATCH', path: string, body?: unknown): Promise<JsonReply<T>> {
+  async call<T = unknown>(
+    method: 'GET' | 'POST' | 'PATCH',
+    path: string,
+    body?: unknown,
+  ): Promise<JsonReply<T>> {
     const res = await this.pool.request({
       method,
       path,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: body === undefined ? this.headers : { ...this.headers, 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
       headersTimeout: 30_000,
       bodyTimeout: 30_000,
@@ -84,7 +92,8 @@ export async function createFixture(
       name: `Bench ${run} product ${p}`,
       stock: opts.stockPerProduct,
     });
-    if (res.status !== 201) throw new Error(`POST /products answered ${res.status} ${JSON.stringify(res.body)}`);
+    if (res.status !== 201)
+      throw new Error(`POST /products answered ${res.status} ${JSON.stringify(res.body)}`);
     products.push({ id: res.body.id, stock: opts.stockPerProduct });
   }
   const cities = Array.from({ length: opts.cities }, (_, c) => `Bench-${run}-${c}`);
@@ -98,6 +107,7 @@ export async function createFixture(
 export async function registerVehicles(dispatcher: JsonClient, vehicles: Map<string, string>): Promise<void> {
   await mapLimit([...vehicles], 8, async ([vehicle_number, city]) => {
     const res = await dispatcher.call('POST', '/dispatch-locations', { vehicle_number, city });
-    if (res.status !== 201) throw new Error(`POST /dispatch-locations answered ${res.status} ${JSON.stringify(res.body)}`);
+    if (res.status !== 201)
+      throw new Error(`POST /dispatch-locations answered ${res.status} ${JSON.stringify(res.body)}`);
   });
 }

@@ -127,11 +127,7 @@ export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
     log.warn({ topic, partition, offset: message.offset, reason, error }, 'message sent to DLQ');
   }
 
-  async function handleWithRetry(
-    payload: Delivery,
-    handler: EventHandler,
-    event: Envelope<EventType>,
-  ) {
+  async function handleWithRetry(payload: Delivery, handler: EventHandler, event: Envelope<EventType>) {
     for (let attempt = 1; ; attempt++) {
       try {
         await handler.handle(event);

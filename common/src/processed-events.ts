@@ -15,7 +15,10 @@ export async function markEventProcessed(
   event: { eventId: string; type: string },
 ): Promise<boolean> {
   try {
-    await trx('processed_events').insert({ event_id: event.eventId, topic: event.type });
+    await trx.raw('INSERT INTO processed_events (event_id, topic) VALUES (?, ?)', [
+      event.eventId,
+      event.type,
+    ]);
     return true;
   } catch (err) {
     if (isDuplicateKeyError(err)) return false;

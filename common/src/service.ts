@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { Admin, Kafka, Producer } from 'kafkajs';
@@ -170,8 +170,17 @@ export async function runService(rt: ServiceRuntime, options: RunOptions): Promi
 function closeServer(server: Server | undefined): Promise<void> {
   if (!server) return Promise.resolve();
   return new Promise((resolve, reject) => {
-    server.close((err) => (err ? reject(err) : resolve()));
-    // Idle keep-alive sockets would hold close() open; in-flight requests still finish.
+    // close() only stops new connections: a client keeping its keep-alive connections busy
+    // would go on sending requests on them until the grace period ran out (exit 1, offsets not
+    // committed). Requests still arriving are answered with `Connection: close`, and every
+    // connection is closed as soon as it is idle; in-flight requests finish.
+    server.prependListener('request', (_req, res: ServerResponse) => res.setHeader('connection', 'close'));
+    const idle = setInterval(() => server.closeIdleConnections(), 100);
+    server.close((err) => {
+      clearInterval(idle);
+      if (err) reject(err);
+      else resolve();
+    });
     server.closeIdleConnections();
   });
 }

@@ -343,21 +343,48 @@ export async function waitingBesideFreeVehicle(system: System): Promise<number[]
   }
 }
 
-/** Resolves once the service's consumer group is stable with `members` members (a dead one dropped out). */
-export async function waitForGroup(system: System, service: ServiceName, members: number): Promise<void> {
-  const env = system.services[service].env;
-  const admin = createKafka({
+function groupAdmin(system: System, service: ServiceName) {
+  return createKafka({
     clientId: 'faults-group-watch',
-    brokers: String(env.KAFKA_BROKERS).split(','),
+    brokers: String(system.services[service].env.KAFKA_BROKERS).split(','),
     logger: createLogger({ service: 'test', level: 'silent' }),
   }).admin();
+}
+
+/** The member ids of the service's consumer group now. */
+export async function groupMembers(system: System, service: ServiceName): Promise<string[]> {
+  const admin = groupAdmin(system, service);
+  await admin.connect();
+  try {
+    const [group] = (await admin.describeGroups([`${system.prefix}${service}`])).groups;
+    return (group?.members ?? []).map((m) => m.memberId);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Resolves once the service's consumer group is stable with `members` members, none of them one
+ * of `gone` (the members of a killed process stay in the group until their session times out).
+ */
+export async function waitForGroup(
+  system: System,
+  service: ServiceName,
+  members: number,
+  gone: string[] = [],
+): Promise<void> {
+  const admin = groupAdmin(system, service);
   await admin.connect();
   try {
     const groupId = `${system.prefix}${service}`;
     await waitFor(
       async () => {
         const [group] = (await admin.describeGroups([groupId])).groups;
-        return group?.state === 'Stable' && group.members.length === members;
+        return (
+          group?.state === 'Stable' &&
+          group.members.length === members &&
+          group.members.every((m) => !gone.includes(m.memberId))
+        );
       },
       { timeoutMs: 90_000, intervalMs: 250, what: `${members} stable member(s) in ${groupId}` },
     );

@@ -36,7 +36,7 @@ describe('three dispatcher instances, one SIGKILLed during allocation', () => {
         const seen = allocations(victim.logLines());
         await waitFor(() => allocations(victim.logLines()) > seen, {
           timeoutMs: 60_000,
-          intervalMs: 10,
+          intervalMs: 25,
           what: 'the victim allocating',
         });
         await stopProcess(victim.process, 'SIGKILL');

@@ -32,7 +32,7 @@ describe('Kafka broker stopped for 10 s under load', () => {
   it('orders are still accepted, and every order answered 201 reaches its final state exactly once', async () => {
     const orderUrl = system.services['order-service'].url;
     let acceptedDuringOutage = 0;
-    const figures = await runScenario(system, {
+    const { figures } = await runScenario(system, {
       scenario: 'kafka broker stopped 10 s',
       async fault(load) {
         await kafka.stop();

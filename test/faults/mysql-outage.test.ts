@@ -73,12 +73,12 @@ describe('MySQL unreachable for 10 s under load', () => {
   }
 
   it('APIs answer 503, consumers wait, and every order answered 201 reaches its final state exactly once', async () => {
-    const figures = await runScenario(system, {
+    const { figures } = await runScenario(system, {
       scenario: 'mysql killed 10 s',
       count: 150,
       perSecond: 30,
       faultAfter: 40,
-      faultInFlight: 20,
+      holdReleases: true,
       async fault() {
         const down = Date.now();
         await mysql.stop('SIGKILL');

@@ -86,6 +86,10 @@ describe('poison messages on every consumed topic, mid-load', () => {
       }
       await runScenario(system, {
         scenario: 'poison on every topic',
+        count: 150,
+        perSecond: 30,
+        faultAfter: 40,
+        holdReleases: true,
         expectedDlq: expected,
         async fault() {
           for (const type of types) {

@@ -5,7 +5,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import { startSystem, stopProcess, type ServiceName, type System } from '../support.js';
-import { waitForGroup } from './checks.js';
+import { groupMembers, waitForGroup } from './checks.js';
 import { seed } from './flow.js';
 import { runScenario } from './scenario.js';
 
@@ -24,10 +24,11 @@ describe('each service SIGKILLed under load and restarted', () => {
         scenario: `${name} SIGKILLed`,
         async fault() {
           const service = system.services[name];
+          const before = await groupMembers(system, name);
           await stopProcess(service.process, 'SIGKILL');
           await service.start();
           // The new process gets the partitions once the killed one's session has timed out.
-          await waitForGroup(system, name, 1);
+          await waitForGroup(system, name, 1, before);
         },
       });
     });

@@ -113,11 +113,18 @@ function ownedServer(
   };
 }
 
-const KAFKA_LIBS = path.join(ROOT, 'infra/.cache/kafka-4.4.0');
+/** The jars infra/kafka/fetch.sh puts in place for the version pinned in its pom (the one place it is written). */
+function kafkaCache(): string {
+  const pom = readFileSync(path.join(ROOT, 'infra/kafka/pom.xml'), 'utf8');
+  const version = /<kafka\.version>(.+?)<\/kafka\.version>/.exec(pom)?.[1];
+  if (!version) throw new Error('no <kafka.version> in infra/kafka/pom.xml');
+  return path.join(ROOT, 'infra/.cache', `kafka-${version}`);
+}
 
 /** A single-node KRaft broker from the infra/kafka jars and template, on free ports, data kept across restarts. */
 export async function startKafka(sandbox: Sandbox): Promise<OwnedServer & { brokers: string[] }> {
-  if (!existsSync(path.join(KAFKA_LIBS, 'libs.complete')))
+  const cache = kafkaCache();
+  if (!existsSync(path.join(cache, 'libs.complete')))
     throw new Error('Kafka jars missing: run `bash infra/kafka/fetch.sh` (make test-faults does)');
   const [port, controllerPort] = [await freePort(), await freePort()];
   const dataDir = path.join(sandbox.dir, 'kafka');
@@ -130,7 +137,11 @@ export async function startKafka(sandbox: Sandbox): Promise<OwnedServer & { brok
       .replaceAll('@CONTROLLER_PORT@', String(controllerPort))
       .replaceAll('@DATA_DIR@', dataDir),
   );
-  const java = ['-cp', `${KAFKA_LIBS}/libs/*`, `-Dlog4j2.configurationFile=${ROOT}/infra/kafka/log4j2.xml`];
+  const java = [
+    '-cp',
+    `${cache}/libs/*`,
+    `-Dlog4j2.configurationFile=${path.join(ROOT, 'infra/kafka/log4j2.xml')}`,
+  ];
   const clusterId = randomBytes(16).toString('base64url').replace(/^-/, 'A');
   const format = spawnSync(
     'java',

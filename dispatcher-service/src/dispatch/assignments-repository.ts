@@ -17,7 +17,8 @@ export interface ActiveLock {
 
 export type InsertAssignmentResult = 'inserted' | 'vehicle_taken' | 'order_assigned';
 
-const COLUMNS = ['id', 'order_id', 'order_number', 'vehicle_id', 'city_key', 'status'] as const;
+// The hot statements are plain SQL: knex's builder costs about as much CPU as the round trip.
+const SELECT = 'id, order_id, order_number, vehicle_id, city_key, status';
 
 function duplicateKey(err: unknown): string | undefined {
   const { code, message } = err as { code?: unknown; message?: unknown };
@@ -30,7 +31,10 @@ export async function insertAssignment(
   row: Pick<Assignment, 'order_id' | 'order_number' | 'vehicle_id' | 'city_key'>,
 ): Promise<InsertAssignmentResult> {
   try {
-    await trx('assignments').insert({ ...row, status: 'ACTIVE' });
+    await trx.raw(
+      "INSERT INTO assignments (order_id, order_number, vehicle_id, city_key, status) VALUES (?, ?, ?, ?, 'ACTIVE')",
+      [row.order_id, row.order_number, row.vehicle_id, row.city_key],
+    );
     return 'inserted';
   } catch (err) {
     const message = duplicateKey(err);
@@ -45,8 +49,10 @@ export async function findAssignmentByOrder(
   orderId: number,
   trx?: Knex.Transaction,
 ): Promise<Assignment | undefined> {
-  return (await (trx ?? db)('assignments').select(COLUMNS).where({ order_id: orderId }).first()) as
-    Assignment | undefined;
+  const [rows] = (await (trx ?? db).raw(`SELECT ${SELECT} FROM assignments WHERE order_id = ? LIMIT 1`, [
+    orderId,
+  ])) as [Assignment[]];
+  return rows[0];
 }
 
 export async function findActiveAssignment(
@@ -54,19 +60,20 @@ export async function findActiveAssignment(
   vehicleId: number,
   trx?: Knex.Transaction,
 ): Promise<Assignment | undefined> {
-  return (await (trx ?? db)('assignments')
-    .select(COLUMNS)
-    .where({ active_vehicle_id: vehicleId })
-    .first()) as Assignment | undefined;
+  const [rows] = (await (trx ?? db).raw(
+    `SELECT ${SELECT} FROM assignments WHERE active_vehicle_id = ? LIMIT 1`,
+    [vehicleId],
+  )) as [Assignment[]];
+  return rows[0];
 }
 
 /** False when another release closed it first. */
 export async function closeAssignment(db: Db, id: number, trx?: Knex.Transaction): Promise<boolean> {
-  const q = trx ?? db;
-  const n = await q('assignments')
-    .where({ id, status: 'ACTIVE' })
-    .update({ status: 'RELEASED', released_at: q.fn.now(3) });
-  return n === 1;
+  const [result] = (await (trx ?? db).raw(
+    "UPDATE assignments SET status = 'RELEASED', released_at = NOW(3) WHERE id = ? AND status = 'ACTIVE'",
+    [id],
+  )) as [{ affectedRows: number }];
+  return result.affectedRows === 1;
 }
 
 /** The active assignments of the given vehicles: vehicle key → order id. */

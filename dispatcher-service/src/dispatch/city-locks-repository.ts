@@ -23,7 +23,7 @@ export async function ensureCityLock(db: Db, key: string): Promise<void> {
  * (cities stay independent) and waiting orders are served strictly oldest first.
  */
 export async function lockCity(trx: Knex.Transaction, key: string): Promise<void> {
-  await trx('city_locks').select('city_key').where({ city_key: key }).forUpdate();
+  await trx.raw('SELECT city_key FROM city_locks WHERE city_key = ? FOR UPDATE', [key]);
 }
 
 /**

@@ -7,8 +7,7 @@ import type { DispatchDeps } from './dispatch-deps.js';
 import { findOldestWaiting, insertWaitingOrder, isWaiting } from './waiting-orders-repository.js';
 
 type Arrival =
-  | { kind: 'assigned' | 'queued' | 'waiting' | 'allocated' }
-  | { kind: 'no_vehicles' | 'occupied' };
+  { kind: 'assigned' | 'queued' | 'waiting' | 'allocated' } | { kind: 'no_vehicles' | 'occupied' };
 
 /**
  * order.confirmed (DESIGN.md §6). Under the city lock, in one transaction: an order with an

@@ -14,7 +14,7 @@ export interface VehicleListing {
   city: string;
 }
 
-const VEHICLE_COLUMNS = ['id', 'vehicle_number', 'vehicle_key', 'city', 'city_key'] as const;
+const VEHICLE_COLUMNS = 'id, vehicle_number, vehicle_key, city, city_key';
 
 export async function insertVehicle(
   db: Db,
@@ -30,8 +30,11 @@ export async function findVehicleByKey(
   key: string,
   trx?: Knex.Transaction,
 ): Promise<Vehicle | undefined> {
-  return (await (trx ?? db)('vehicles').select(VEHICLE_COLUMNS).where({ vehicle_key: key }).first()) as
-    Vehicle | undefined;
+  const [rows] = (await (trx ?? db).raw(
+    `SELECT ${VEHICLE_COLUMNS} FROM vehicles WHERE vehicle_key = ? LIMIT 1`,
+    [key],
+  )) as [Vehicle[]];
+  return rows[0];
 }
 
 /** Registration order; `free` = no active assignment, `allocated` = one. */
@@ -63,13 +66,15 @@ export async function findFreeVehicles(
   limit: number,
   offset: number,
 ): Promise<Vehicle[]> {
-  return (await trx('vehicles as v')
-    .select(VEHICLE_COLUMNS.map((c) => `v.${c}`))
-    .where('v.city_key', key)
-    .whereNotExists(trx('assignments as a').select(trx.raw('1')).whereRaw('a.active_vehicle_id = v.id'))
-    .orderBy([{ column: 'v.last_released_at' }, { column: 'v.id' }])
-    .limit(limit)
-    .offset(offset)) as Vehicle[];
+  // Plain SQL: it runs for every allocation, and knex's builder costs as much CPU as the round trip.
+  const [rows] = (await trx.raw(
+    `SELECT v.id, v.vehicle_number, v.vehicle_key, v.city, v.city_key FROM vehicles v
+     WHERE v.city_key = ?
+       AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.active_vehicle_id = v.id)
+     ORDER BY v.last_released_at, v.id LIMIT ? OFFSET ?`,
+    [key, limit, offset],
+  )) as [Vehicle[]];
+  return rows;
 }
 
 export async function countVehiclesOfCity(db: Db, key: string, trx?: Knex.Transaction): Promise<number> {
@@ -79,8 +84,7 @@ export async function countVehiclesOfCity(db: Db, key: string, trx?: Knex.Transa
 }
 
 export async function markVehicleReleased(db: Db, vehicleId: number, trx?: Knex.Transaction): Promise<void> {
-  const q = trx ?? db;
-  await q('vehicles')
-    .where({ id: vehicleId })
-    .update({ last_released_at: q.fn.now(3), updated_at: q.fn.now(3) });
+  await (trx ?? db).raw('UPDATE vehicles SET last_released_at = NOW(3), updated_at = NOW(3) WHERE id = ?', [
+    vehicleId,
+  ]);
 }

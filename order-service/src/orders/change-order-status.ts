@@ -9,6 +9,14 @@ export async function changeOrderStatus(
   id: number,
   to: OrderStatus,
 ): Promise<Order> {
+  // The usual case in one guarded statement, no transaction: the move happens only from a status
+  // it may come from. Anything else (no-op, backward, unknown order) is decided under the lock.
+  if (MANUAL_STATUSES.includes(to) && (await updateOrderStatus(db, id, statusesBefore(to), { status: to }))) {
+    const moved = await findOrderById(db, id);
+    if (!moved) throw new Error(`order ${id} vanished after its status changed`);
+    logChange(logger, moved, to);
+    return moved;
+  }
   const { order, changed } = await db.transaction(async (trx) => {
     const current = await findOrderById(trx, id, { forUpdate: true });
     if (!current) throw new AppError('order_not_found', `Order ${id} not found`, 404);
@@ -24,10 +32,13 @@ export async function changeOrderStatus(
     return { order: await findOrderById(trx, id), changed: true };
   });
   if (!order) throw new Error(`order ${id} vanished inside its own transaction`);
-  if (changed)
-    logger.info(
-      { orderId: id, orderNumber: order.orderNumber, status: to },
-      `Order ${order.orderNumber} is ${to}`,
-    );
+  if (changed) logChange(logger, order, to);
   return order;
+}
+
+function logChange(logger: OrdersDeps['logger'], order: Order, to: OrderStatus): void {
+  logger.info(
+    { orderId: order.id, orderNumber: order.orderNumber, status: to },
+    `Order ${order.orderNumber} is ${to}`,
+  );
 }

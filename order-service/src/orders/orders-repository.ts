@@ -53,27 +53,38 @@ export interface NewOrder {
   items: { productId: number; price: string; quantity: number }[];
 }
 
+/*
+ * The statements every order runs (insert, find, status moves) are plain SQL: on this path knex's
+ * query builder costs about as much CPU as the round trip itself (docs/performance.md).
+ */
+interface Written {
+  insertId: number;
+  affectedRows: number;
+}
+
+async function write(db: Knex, sql: string, bindings: readonly unknown[]): Promise<Written> {
+  const [result] = (await db.raw(sql, bindings as Knex.RawBinding[])) as [Written];
+  return result;
+}
+
 /** Inserts the order and its items; returns the new id. */
 export async function insertOrder(db: Knex, order: NewOrder): Promise<number> {
-  const [id] = await db('orders').insert({
-    customer_id: order.customerId,
-    city: order.city,
-    total_amount: order.totalAmount,
-  });
+  const { insertId: id } = await write(
+    db,
+    'INSERT INTO orders (customer_id, city, total_amount) VALUES (?, ?, ?)',
+    [order.customerId, order.city, order.totalAmount],
+  );
   if (!id) throw new Error('insert into orders returned no id');
-  await db('order_items').insert(
-    order.items.map((item) => ({
-      order_id: id,
-      product_id: item.productId,
-      price: item.price,
-      quantity: item.quantity,
-    })),
+  await write(
+    db,
+    `INSERT INTO order_items (order_id, product_id, price, quantity) VALUES ${order.items.map(() => '(?, ?, ?, ?)').join(', ')}`,
+    order.items.flatMap((item) => [id, item.productId, item.price, item.quantity]),
   );
   return id;
 }
 
 export async function setOrderNumber(db: Knex, id: number, orderNumber: string): Promise<void> {
-  await db('orders').where({ id }).update({ order_number: orderNumber });
+  await write(db, 'UPDATE orders SET order_number = ? WHERE id = ?', [orderNumber, id]);
 }
 
 /** The order and its items in one round trip; `forUpdate` locks the order row (and its item rows). */
@@ -82,12 +93,12 @@ export async function findOrderById(
   id: number,
   { forUpdate = false } = {},
 ): Promise<Order | undefined> {
-  const query = db('orders as o')
-    .leftJoin('order_items as i', 'i.order_id', 'o.id')
-    .select('o.*', 'i.id as item_id', 'i.product_id', 'i.price as item_price', 'i.quantity')
-    .where('o.id', id)
-    .orderBy('i.id');
-  const rows = (await (forUpdate ? query.forUpdate() : query)) as (OrderRow & JoinedItem)[];
+  const [rows] = (await db.raw(
+    `SELECT o.*, i.id AS item_id, i.product_id, i.price AS item_price, i.quantity
+     FROM orders o LEFT JOIN order_items i ON i.order_id = o.id
+     WHERE o.id = ? ORDER BY i.id${forUpdate ? ' FOR UPDATE' : ''}`,
+    [id],
+  )) as [(OrderRow & JoinedItem)[]];
   const [row] = rows;
   if (!row) return undefined;
   const items = rows
@@ -128,16 +139,22 @@ export async function updateOrderStatus(
   from: readonly OrderStatus[],
   changes: { status: OrderStatus; vehicleNumber?: string; rejectionReason?: string },
 ): Promise<boolean> {
-  const updated = await db('orders')
-    .where({ id })
-    .whereIn('status', from)
-    .update({
-      status: changes.status,
-      ...(changes.vehicleNumber !== undefined ? { vehicle_number: changes.vehicleNumber } : {}),
-      ...(changes.rejectionReason !== undefined ? { rejection_reason: changes.rejectionReason } : {}),
-      updated_at: db.fn.now(3),
-    });
-  return updated > 0;
+  const set = ['status = ?'];
+  const values: unknown[] = [changes.status];
+  if (changes.vehicleNumber !== undefined) {
+    set.push('vehicle_number = ?');
+    values.push(changes.vehicleNumber);
+  }
+  if (changes.rejectionReason !== undefined) {
+    set.push('rejection_reason = ?');
+    values.push(changes.rejectionReason);
+  }
+  const { affectedRows } = await write(
+    db,
+    `UPDATE orders SET ${set.join(', ')}, updated_at = NOW(3) WHERE id = ? AND status IN (?)`,
+    [...values, id, [...from]],
+  );
+  return affectedRows > 0;
 }
 
 /** Records the vehicle without touching the status (an order delivered before its dispatch event). */
