@@ -161,7 +161,7 @@ async function main(): Promise<void> {
     releasing: opts.holdMs >= 0,
     settleMs: 30_000,
   });
-  const stages = await stageBreakdown(
+  const breakdown = await stageBreakdown(
     dbs,
     pipeline.accepted.map((r) => ({
       orderId: r.orderId!,
@@ -171,7 +171,22 @@ async function main(): Promise<void> {
     })),
   );
 
-  const implied = limits && impliedLimits(limits);
+  const implied = limits && impliedLimits(limits, breakdown.relayCyclesPerOrder);
+  const cpuMsPerOrder = Object.fromEntries(
+    Object.entries(cpuWindow.perProcess).map(([k, s]) => [
+      k,
+      Math.round((s / Math.max(1, accepted)) * 1_000 * 100) / 100,
+    ]),
+  );
+  const cpuMsTotal = Object.values(cpuMsPerOrder).reduce((a, b) => a + b, 0);
+  const cores = machine.cores;
+  // What the measured CPU cost per order allows: all cores, and the cores other work left us.
+  const cpuBound = {
+    cpuMsPerOrder: Math.round(cpuMsTotal * 100) / 100,
+    allCores: Math.round((cores * 1_000) / cpuMsTotal),
+    leftByOthers: Math.round(((cores - cpuWindow.otherCpuSeconds / cpuWindow.seconds) * 1_000) / cpuMsTotal),
+  };
+  const sustained = figures.throughput.endToEndPerSecond;
   const result: BenchResult = {
     run,
     startedAt,
@@ -183,15 +198,7 @@ async function main(): Promise<void> {
       accepted,
       ...figures,
       releases: { ...releaser.stats, latencyMs: summarize(releaser.stats.latencyMs) },
-      cpu: {
-        ...cpuWindow,
-        cpuMsPerOrder: Object.fromEntries(
-          Object.entries(cpuWindow.perProcess).map(([k, s]) => [
-            k,
-            Math.round((s / Math.max(1, accepted)) * 1_000 * 100) / 100,
-          ]),
-        ),
-      },
+      cpu: { ...cpuWindow, cpuMsPerOrder, bound: cpuBound },
       mariadbStatusPerOrder: Object.fromEntries(
         Object.keys(status1).map((k) => [
           k,
@@ -199,14 +206,13 @@ async function main(): Promise<void> {
         ]),
       ),
     },
-    stages,
+    stages: breakdown.stages,
     limits,
     implied,
     ratios: implied && {
-      throughputToBottleneck:
-        Math.round((figures.throughput.steadyPerSecond / implied.bottleneck.ordersPerSecond) * 1000) / 1000,
-      throughputToSharedMachine:
-        Math.round((figures.throughput.steadyPerSecond / implied.sharedMachine) * 1000) / 1000,
+      throughputToBottleneck: Math.round((sustained / implied.bottleneck.ordersPerSecond) * 1000) / 1000,
+      throughputToSharedMachine: Math.round((sustained / implied.sharedMachine) * 1000) / 1000,
+      throughputToCpuBound: Math.round((sustained / cpuBound.leftByOthers) * 1000) / 1000,
       p50ToFloor:
         Math.round((figures.latencyMs.postToDispatched.p50 / implied.latencyFloorP50Ms) * 100) / 100,
     },

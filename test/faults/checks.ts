@@ -73,8 +73,9 @@ export async function settle(system: System, timeoutMs = 180_000): Promise<void>
     );
   } catch (err) {
     throw new Error(`${(err as Error).message}; last state ${last}`);
+  } finally {
+    await dbs.close();
   }
-  await dbs.close();
 }
 
 export type Figures = {
@@ -184,7 +185,8 @@ async function checkInventory(
     const got = byOrder.get(id) ?? [];
     const want = order.status === 'REJECTED' ? 'REJECTED' : 'RESERVED';
     if (got.length !== 1 || got[0] !== want) {
-      wrong += Math.max(1, got.length - 1);
+      // More than one decision is a reservation applied twice; none is a lost event (see lost).
+      wrong += Math.max(0, got.length - 1);
       problems.push(`order ${id} (${order.status}) has inventory decisions [${got.join(', ')}]`);
     }
   }

@@ -42,13 +42,18 @@ export async function runScenario(
     // Counted again once the fault is repaired: what piled up while it lasted.
     const after = await ordersInFlight(system);
     await load.done;
-    await settle(system);
+    // Whether or not it settles, the figures and what is wrong are reported.
+    const unsettled = await settle(system).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     const figures = await verify(system, {
       scenario: options.scenario,
       load,
       inFlightAtFault: Math.max(before, after),
     });
     report(figures);
+    if (unsettled) throw unsettled;
     assert.equal(figures.lost, 0, 'lost orders');
     assert.equal(figures.doubleAllocated, 0, 'double allocations');
     assert.equal(figures.appliedTwice, 0, 'effects applied twice');

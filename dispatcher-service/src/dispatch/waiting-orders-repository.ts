@@ -38,14 +38,6 @@ export async function findOldestWaiting(
   return rows[0];
 }
 
-/** Whether any order of the city waits: one index probe. */
-export async function hasWaitingOrders(trx: Knex.Transaction, key: string): Promise<boolean> {
-  const [rows] = (await trx.raw('SELECT id FROM waiting_orders WHERE city_key = ? LIMIT 1', [key])) as [
-    unknown[],
-  ];
-  return rows.length > 0;
-}
-
 export async function deleteWaitingOrder(trx: Knex.Transaction, id: number): Promise<void> {
   await trx('waiting_orders').where({ id }).delete();
 }

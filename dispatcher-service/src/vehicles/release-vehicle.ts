@@ -5,9 +5,7 @@ import {
   type Assignment,
 } from '../dispatch/assignments-repository.js';
 import { serveWaitingOrdersAfter } from '../dispatch/allocate-vehicle.js';
-import { ensureCityLock, lockCity } from '../dispatch/city-locks-repository.js';
 import type { DispatchDeps } from '../dispatch/dispatch-deps.js';
-import { hasWaitingOrders } from '../dispatch/waiting-orders-repository.js';
 import { cityKey, vehicleKey } from '../keys.js';
 import type { OrdersClient } from '../orders-client/orders-client.js';
 import type { ReleaseVehicleInput } from './vehicle-schemas.js';
@@ -41,7 +39,7 @@ export async function releaseVehicle(
 
   const orderId = Number(assignment.order_id);
   await deps.orders.markDelivered(orderId);
-  const someoneWaits = await freeVehicle(deps, vehicle, assignment);
+  await freeVehicle(deps, vehicle, assignment);
   deps.logger.info(
     {
       orderId,
@@ -51,7 +49,7 @@ export async function releaseVehicle(
     },
     `Vehicle released from order ${assignment.order_number}`,
   );
-  if (someoneWaits) await serveWaitingOrdersAfter(deps, vehicle.city_key, 'release');
+  await serveWaitingOrdersAfter(deps, vehicle.city_key, 'release');
   return {
     vehicle_number: vehicle.vehicle_number,
     city: vehicle.city,
@@ -61,30 +59,18 @@ export async function releaseVehicle(
   };
 }
 
-/**
- * Closes the assignment and drops the vehicle's Redis lock under the city lock (see lockCity),
- * then tells whether an order of the city waits. Allocations take the same lock, so an order is
- * either queued before this (and seen here) or walks after it and finds the vehicle free and
- * unlocked: the queue only needs serving when someone waits.
- */
-async function freeVehicle(deps: DispatchDeps, vehicle: Vehicle, assignment: Assignment): Promise<boolean> {
-  await ensureCityLock(deps.db, vehicle.city_key);
-  return deps.db.transaction(async (trx) => {
-    await lockCity(trx, vehicle.city_key);
-    // A concurrent release of the same vehicle may close it first: the outcome is the same.
+async function freeVehicle(deps: DispatchDeps, vehicle: Vehicle, assignment: Assignment): Promise<void> {
+  // A concurrent release of the same vehicle may close it first: the outcome is the same.
+  await deps.db.transaction(async (trx) => {
     if (await closeAssignment(deps.db, assignment.id, trx))
       await markVehicleReleased(deps.db, vehicle.id, trx);
-    await dropLock(deps, vehicle, assignment);
-    return hasWaitingOrders(trx, vehicle.city_key);
   });
-}
-
-async function dropLock(deps: DispatchDeps, vehicle: Vehicle, assignment: Assignment): Promise<void> {
+  // Only after the commit: a lock dropped earlier could be re-created by the reconciler for the
+  // still-active assignment it read, and then outlive the release.
   try {
     await deps.locks.release(vehicle.vehicle_key, assignment.order_id);
   } catch (err) {
-    // The assignment is closed (or its close fails and the reconciler restores the lock); a
-    // stray lock only hides the vehicle until the reconciler removes it.
+    // The assignment is closed; the stray lock only hides the vehicle until the reconciler removes it.
     deps.logger.warn(
       { err, vehicle_number: vehicle.vehicle_number },
       'could not drop the vehicle lock; the reconciler will',
