@@ -28,6 +28,8 @@ export interface BenchOptions {
   outDir: string;
   /** Write result files (the default); --no-save for a quick look. */
   save: boolean;
+  /** Free text kept in the results, e.g. which code the services ran. */
+  note: string | undefined;
   /** INTERNAL_TOKEN of the running system, sent on the release calls when set. */
   internalToken: string | undefined;
 }
@@ -48,6 +50,7 @@ const HELP = `usage: npx tsx bench/run.ts [options]   (or: make bench ARGS="..."
   --label NAME          name in the result files (default: rate-<R>)
   --out DIR             results directory (default bench/results)
   --no-save             print only, write no result files
+  --note TEXT           kept in the results (e.g. which code the services ran)
 env INTERNAL_TOKEN      sent as a bearer token when the system runs with one (releases need it)`;
 
 function int(name: string, raw: string | undefined, fallback: number, min = 0): number {
@@ -76,6 +79,7 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv): BenchOpt
       label: { type: 'string' },
       out: { type: 'string' },
       'no-save': { type: 'boolean' },
+      note: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -102,6 +106,7 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv): BenchOpt
     label: values.label ?? env.BENCH_LABEL ?? (rate === 0 ? 'rate-max' : `rate-${rate}`),
     outDir: values.out ?? 'bench/results',
     save: !values['no-save'],
+    note: values.note,
     internalToken: env.INTERNAL_TOKEN || undefined,
   };
 }

@@ -105,8 +105,9 @@ export function toMarkdown(r: BenchResult): string {
   const lines = [
     `# Bench ${r.startedAt} (${r.label}, run ${r.run})`,
     '',
-    `\`npx tsx bench/run.ts --orders ${o.orders} --rate ${o.rate || 'max'} --concurrency ${o.concurrency} --cities ${o.cities} --vehicles ${o.vehiclesPerCity} --hold-ms ${o.holdMs} --products ${o.products}\``,
+    `\`npx tsx bench/run.ts --orders ${o.orders} --rate ${o.rate || 'max'} --concurrency ${o.concurrency} --cities ${o.cities} --vehicles ${o.vehiclesPerCity} --hold-ms ${o.holdMs} --products ${o.products} --big-city ${o.bigCityVehicles}${o.limits ? '' : ' --no-limits'}\``,
     '',
+    ...(o.note ? [`Note: ${o.note}`, ''] : []),
     `Machine: ${r.machine.cores} cores ${r.machine.cpuModel}, ${r.machine.memoryGb} GB, ${r.machine.kernel}; Node ${r.machine.node}, KafkaJS ${r.machine.kafkajs}, Kafka ${r.machine.kafka}, MariaDB ${r.machine.mariadb}, Redis ${r.machine.redis}; commit ${r.machine.gitCommit}${r.machine.gitDirty ? ' (with uncommitted changes)' : ''}; load average at start ${r.machine.loadAverageAtStart.join(' ')}.`,
     '',
     '## Pipeline',
