@@ -40,7 +40,8 @@ const HELP = `usage: npx tsx bench/run.ts [options]   (or: make bench ARGS="..."
   --concurrency K       in-flight POSTs when --rate max, HTTP connections always (default 64)
   --cities C            bench cities (default 10)
   --vehicles V          vehicles per city (default 50)
-  --hold-ms H           a vehicle is released H ms after order.dispatched; -1 never (default 200)
+  --hold-ms H           a vehicle is released H ms after order.dispatched (default 200)
+  --no-release          never release: size the fleet for every order (cities × vehicles)
   --products P          bench products, one item each order, round robin (default 4)
   --stock S             stock per product (default: enough for every order)
   --drain-timeout-s T   give up waiting for outcomes T s after the last POST (default 120)
@@ -74,6 +75,7 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv): BenchOpt
       stock: { type: 'string' },
       'drain-timeout-s': { type: 'string' },
       'no-limits': { type: 'boolean' },
+      'no-release': { type: 'boolean' },
       'big-city': { type: 'string' },
       'big-city-orders': { type: 'string' },
       label: { type: 'string' },
@@ -96,7 +98,10 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv): BenchOpt
     concurrency: int('concurrency', values.concurrency ?? env.BENCH_CONCURRENCY, 64, 1),
     cities: int('cities', values.cities ?? env.BENCH_CITIES, 10, 1),
     vehiclesPerCity: int('vehicles', values.vehicles ?? env.BENCH_VEHICLES, 50, 1),
-    holdMs: values['hold-ms'] === '-1' ? -1 : int('hold-ms', values['hold-ms'] ?? env.BENCH_HOLD_MS, 200),
+    holdMs:
+      values['no-release'] || values['hold-ms'] === '-1'
+        ? -1
+        : int('hold-ms', values['hold-ms'] ?? env.BENCH_HOLD_MS, 200),
     products: int('products', values.products ?? env.BENCH_PRODUCTS, 4, 1),
     stockPerProduct: stock === undefined ? undefined : int('stock', stock, 0),
     drainTimeoutS: int('drain-timeout-s', values['drain-timeout-s'], 120, 1),

@@ -15,11 +15,14 @@ export interface CityCost {
   vehicles: number;
   busy: number;
   allocations: number;
-  /** Commands naming the city's lock keys, by command; `lua:` ones run inside the release script. */
+  /** Every command naming the city's lock keys, by command; `lua:` ones run inside the release script. */
   redisCommands: Record<string, number>;
-  redisCommandsPerAllocation: number;
-  /** Client commands on the allocation path only (SET NX and the GET of a retried acquire). */
-  allocationCommandsPerAllocation: number;
+  /** Client commands between an order's POST and its order.dispatched: the allocation's round trips. */
+  perAllocation: { median: number; max: number };
+  /** Client commands during the release call. */
+  perRelease: { median: number; max: number };
+  /** Client commands outside those windows: the lock reconciler's passes (every 30 s, all locks). */
+  outsideWindows: number;
   /** Global MariaDB row reads (Handler_read_*) per allocation+release: includes other clients. */
   mariadbRowReadsPerOrder: number;
   postToDispatchedMs: Summary;
@@ -84,21 +87,28 @@ export async function measureCityCost(
   await monitor.connect();
   const needle = `vehicle-lock:${`B${deps.run}-${name}-`.toUpperCase()}`;
   const counts: Record<string, number> = {};
+  // Client commands with Redis's own timestamp (same clock as ours), to attribute them to windows.
+  const client: number[] = [];
   await monitor.monitor((line: string) => {
     if (!line.includes(needle)) return;
     const lua = line.includes('[0 lua]') || / lua\]/.test(line);
     const cmd = /\] "([^"]+)"/.exec(line)?.[1]?.toUpperCase() ?? '?';
     const name = `${lua ? 'lua:' : ''}${cmd}`;
     counts[name] = (counts[name] ?? 0) + 1;
+    if (!lua) client.push(Number(/^(\d+\.\d+)/.exec(line)?.[1] ?? 0) * 1_000);
   });
   const reads0 = await handlerReads(deps.db);
   const latencies: number[] = [];
+  const windows: { kind: 'allocation' | 'release'; from: number; to: number }[] = [];
   for (let i = 0; i < allocations; i++) {
     const t0 = nowMs();
     const orderId = await placeOrder(deps, city, 10_000 + i);
     const { vehicleNumber, receivedAt } = await deps.waitDispatched(orderId);
     latencies.push(receivedAt - t0);
+    windows.push({ kind: 'allocation', from: t0, to: receivedAt });
+    const r0 = nowMs();
     await release(deps, vehicleNumber);
+    windows.push({ kind: 'release', from: r0, to: nowMs() });
   }
   const reads = (await handlerReads(deps.db)) - reads0;
   // MONITOR lines arrive asynchronously: give the last ones a moment.
@@ -106,18 +116,20 @@ export async function measureCityCost(
   await monitor.destroy();
   await mapLimit(busyVehicles, 16, (v) => release(deps, v.vehicleNumber));
 
-  const total = Object.entries(counts)
-    .filter(([k]) => !k.startsWith('lua:'))
-    .reduce((s, [, n]) => s + n, 0);
+  const inWindow = windows.map((w) => client.filter((t) => t >= w.from && t <= w.to).length);
+  const spread = (kind: string) => {
+    const n = inWindow.filter((_, i) => windows[i]!.kind === kind).sort((a, b) => a - b);
+    return { median: n[Math.floor(n.length / 2)] ?? 0, max: n[n.length - 1] ?? 0 };
+  };
   return {
     city,
     vehicles,
     busy: vehicles - 1,
     allocations,
     redisCommands: counts,
-    redisCommandsPerAllocation: Math.round((total / allocations) * 100) / 100,
-    allocationCommandsPerAllocation:
-      Math.round((((counts.SET ?? 0) + (counts.GET ?? 0)) / allocations) * 100) / 100,
+    perAllocation: spread('allocation'),
+    perRelease: spread('release'),
+    outsideWindows: client.length - inWindow.reduce((a, b) => a + b, 0),
     mariadbRowReadsPerOrder: Math.round(reads / allocations),
     postToDispatchedMs: summarize(latencies),
     vehicleNumbers: [...fleet.keys()],

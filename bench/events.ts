@@ -88,6 +88,8 @@ export function createEventTap(
       await consumer.connect();
       await consumer.subscribe({ topics, fromBeginning: false });
       await consumer.run({
+        // The bench never resumes from the group's offsets: committing them would only load the broker.
+        autoCommit: false,
         partitionsConsumedConcurrently: 8,
         eachBatch: async ({ batch }) => {
           const receivedAt = nowMs();

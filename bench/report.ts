@@ -105,7 +105,7 @@ export function toMarkdown(r: BenchResult): string {
   const lines = [
     `# Bench ${r.startedAt} (${r.label}, run ${r.run})`,
     '',
-    `\`npx tsx bench/run.ts --orders ${o.orders} --rate ${o.rate || 'max'} --concurrency ${o.concurrency} --cities ${o.cities} --vehicles ${o.vehiclesPerCity} --hold-ms ${o.holdMs} --products ${o.products} --big-city ${o.bigCityVehicles}${o.limits ? '' : ' --no-limits'}\``,
+    `\`npx tsx bench/run.ts --orders ${o.orders} --rate ${o.rate || 'max'} --concurrency ${o.concurrency} --cities ${o.cities} --vehicles ${o.vehiclesPerCity} ${o.holdMs < 0 ? '--no-release' : `--hold-ms ${o.holdMs}`} --products ${o.products} --big-city ${o.bigCityVehicles}${o.limits ? '' : ' --no-limits'}\``,
     '',
     ...(o.note ? [`Note: ${o.note}`, ''] : []),
     `Machine: ${r.machine.cores} cores ${r.machine.cpuModel}, ${r.machine.memoryGb} GB, ${r.machine.kernel}; Node ${r.machine.node}, KafkaJS ${r.machine.kafkajs}, Kafka ${r.machine.kafka}, MariaDB ${r.machine.mariadb}, Redis ${r.machine.redis}; commit ${r.machine.gitCommit}${r.machine.gitDirty ? ' (with uncommitted changes)' : ''}; load average at start ${r.machine.loadAverageAtStart.join(' ')}.`,
@@ -187,11 +187,11 @@ export function toMarkdown(r: BenchResult): string {
       '',
       "## Redis cost of an allocation (one order at a time, MONITOR on the city's lock keys)",
       '',
-      '| city | vehicles | busy | allocations | Redis commands / allocation+release | on the allocation path | commands seen | POST→DISPATCHED p50 / p99 ms | MariaDB row reads / order (global) |',
-      '|---|---|---|---|---|---|---|---|---|',
+      '| city | vehicles | busy | allocations | Redis commands per allocation, median / max | per release, median / max | outside those windows (reconciler) | all commands seen | POST→DISPATCHED p50 / p99 ms | MariaDB row reads / order (global) |',
+      '|---|---|---|---|---|---|---|---|---|---|',
       ...rows.map(
         (c) =>
-          `| ${c.city} | ${c.vehicles} | ${c.busy} | ${c.allocations} | ${c.redisCommandsPerAllocation} | ${c.allocationCommandsPerAllocation} | ${JSON.stringify(c.redisCommands)} | ${c.postToDispatchedMs.p50} / ${c.postToDispatchedMs.p99} | ${c.mariadbRowReadsPerOrder} |`,
+          `| ${c.city} | ${c.vehicles} | ${c.busy} | ${c.allocations} | ${c.perAllocation.median} / ${c.perAllocation.max} | ${c.perRelease.median} / ${c.perRelease.max} | ${c.outsideWindows} | ${JSON.stringify(c.redisCommands)} | ${c.postToDispatchedMs.p50} / ${c.postToDispatchedMs.p99} | ${c.mariadbRowReadsPerOrder} |`,
       ),
     );
   }
