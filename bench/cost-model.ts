@@ -18,7 +18,7 @@ export const COST_PER_ORDER = {
     'order-service confirm: BEGIN, INSERT processed, SELECT … FOR UPDATE, UPDATE, INSERT outbox, COMMIT': 6,
     'dispatcher allocate: BEGIN, lock city, SELECT assignment, SELECT waiting, SELECT free vehicles, INSERT assignment, INSERT outbox, COMMIT': 8,
     'order-service record dispatch: BEGIN, INSERT processed, UPDATE, COMMIT': 4,
-    'dispatcher release: SELECT vehicle, SELECT assignment, BEGIN, lock city, UPDATE assignment, UPDATE vehicle, SELECT waiting, COMMIT': 8,
+    'dispatcher release: SELECT vehicle, SELECT assignment, BEGIN, UPDATE assignment, UPDATE vehicle, COMMIT, then serve the queue: BEGIN, lock city, SELECT waiting, COMMIT': 10,
     'order-service DELIVERED (called by the release): UPDATE, SELECT': 2,
   },
   /** A relay cycle: BEGIN, SELECT … FOR UPDATE SKIP LOCKED, UPDATE published_at, COMMIT; it publishes a batch. */
