@@ -12,6 +12,12 @@ export class PoisonMessageError extends Error {
 export interface EventHandler<T extends EventType = EventType> {
   type: T;
   handle(event: Envelope<T>): Promise<void>;
+  /**
+   * Optional: the valid events of one fetched batch (one partition, offset order) at once, so a
+   * handler can apply them in one transaction. It must be all or nothing: when it throws, the
+   * loop handles those events again one at a time through `handle` (retries, DLQ for poison).
+   */
+  handleBatch?(events: Envelope<T>[]): Promise<void>;
 }
 
 /** Keeps the type of each handler's event tied to its topic. */
@@ -20,6 +26,14 @@ export function onEvent<T extends EventType>(
   handle: (event: Envelope<T>) => Promise<void>,
 ): EventHandler<T> {
   return { type, handle };
+}
+
+/** A handler that takes a batch; a single event is a batch of one (see EventHandler.handleBatch). */
+export function onEvents<T extends EventType>(
+  type: T,
+  handleBatch: (events: Envelope<T>[]) => Promise<void>,
+): EventHandler<T> {
+  return { type, handle: (event) => handleBatch([event]), handleBatch };
 }
 
 export interface ConsumerLoopOptions {
@@ -36,6 +50,8 @@ export interface ConsumerLoopOptions {
   partitionsConsumedConcurrently?: number;
   /** Messages handled at once across all partitions; keep it below the database pool size (default 8). */
   maxInFlight?: number;
+  /** Most events given to one handleBatch call (default 200). */
+  maxBatchSize?: number;
   retry?: { initialMs?: number; maxMs?: number };
 }
 
@@ -49,6 +65,24 @@ class Stopping extends Error {}
 
 function describe(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+type Parsed =
+  | { ok: true; event: Envelope<EventType> }
+  | { ok: false; reason: 'invalid_json' | 'invalid_envelope'; error: string };
+
+/** JSON, then the shared envelope schema of the handler's event type. */
+function parseEvent(handler: EventHandler, message: KafkaMessage): Parsed {
+  let json: unknown;
+  try {
+    json = JSON.parse(message.value?.toString('utf8') ?? '');
+  } catch (err) {
+    return { ok: false, reason: 'invalid_json', error: describe(err) };
+  }
+  const parsed = envelopeSchema(handler.type).safeParse(json);
+  if (!parsed.success)
+    return { ok: false, reason: 'invalid_envelope', error: JSON.stringify(parsed.error.issues) };
+  return { ok: true, event: parsed.data as Envelope<EventType> };
 }
 
 /** One message being handled: where it came from, and how to tell the coordinator we are alive. */
@@ -95,6 +129,7 @@ export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
   const { kafka, producer, groupId, topicPrefix, metrics } = options;
   const { initialMs = 200, maxMs = 5_000 } = options.retry ?? {};
   const inFlight = slots(options.maxInFlight ?? 8);
+  const maxBatchSize = options.maxBatchSize ?? 200;
   const log = options.logger.child({ module: 'consumer', groupId });
   const byTopic = new Map(options.handlers.map((h) => [topicName(topicPrefix, h.type), h]));
   const consumer = kafka.consumer({
@@ -152,17 +187,9 @@ export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
     const { topic, message } = payload;
     const handler = byTopic.get(topic);
     if (!handler) return;
-    let json: unknown;
-    try {
-      json = JSON.parse(message.value?.toString('utf8') ?? '');
-    } catch (err) {
-      return toDlq(payload, 'invalid_json', describe(err));
-    }
-    const parsed = envelopeSchema(handler.type).safeParse(json);
-    if (!parsed.success) {
-      return toDlq(payload, 'invalid_envelope', JSON.stringify(parsed.error.issues));
-    }
-    const event = parsed.data as Envelope<EventType>;
+    const parsed = parseEvent(handler, message);
+    if (!parsed.ok) return toDlq(payload, parsed.reason, parsed.error);
+    const { event } = parsed;
     await runWithCorrelationId(event.correlationId, async () => {
       try {
         await handleWithRetry(payload, handler, event);
@@ -174,16 +201,66 @@ export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
     });
   }
 
+  /**
+   * The batch path: parse every message (invalid ones to the DLQ), hand the valid events to
+   * handleBatch in chunks. Marks in `done` what it finished; on a failure it stops, and the
+   * caller handles the rest one message at a time.
+   */
+  async function handleAsBatch(
+    handler: EventHandler & Pick<Required<EventHandler>, 'handleBatch'>,
+    delivery: Omit<Delivery, 'message'>,
+    messages: KafkaMessage[],
+    done: boolean[],
+  ): Promise<void> {
+    const valid: { index: number; event: Envelope<EventType> }[] = [];
+    for (const [index, message] of messages.entries()) {
+      const event = parseEvent(handler, message);
+      if (event.ok) valid.push({ index, event: event.event });
+      else {
+        await toDlq({ ...delivery, message }, event.reason, event.error);
+        done[index] = true;
+      }
+    }
+    for (let start = 0; start < valid.length; start += maxBatchSize) {
+      const chunk = valid.slice(start, start + maxBatchSize);
+      await inFlight.acquire();
+      try {
+        await handler.handleBatch(chunk.map((c) => c.event));
+      } catch (err) {
+        if (stopping) throw new Stopping('consumer stopping; batch left uncommitted');
+        log.warn(
+          { err, topic: delivery.topic, events: chunk.length },
+          'batch handler failed; handling its events one at a time',
+        );
+        return;
+      } finally {
+        inFlight.release();
+      }
+      for (const c of chunk) done[c.index] = true;
+      metrics.eventsConsumed.inc({ topic: delivery.topic, outcome: 'ok' }, chunk.length);
+    }
+  }
+
   async function eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) {
     const { topic, partition, messages } = batch;
+    const done = new Array<boolean>(messages.length).fill(false);
+    const handler = byTopic.get(topic);
+    if (handler?.handleBatch && messages.length > 1 && isRunning() && !isStale()) {
+      await handleAsBatch(
+        handler as Parameters<typeof handleAsBatch>[0],
+        { topic, partition, heartbeat },
+        messages,
+        done,
+      );
+    }
     const chains = new Map<string, number[]>();
     messages.forEach((message, i) => {
+      if (done[i]) return;
       const key = message.key?.toString('utf8') ?? '';
       const chain = chains.get(key);
       if (chain) chain.push(i);
       else chains.set(key, [i]);
     });
-    const done = new Array<boolean>(messages.length).fill(false);
     let failure: { err: unknown } | undefined;
     async function runChain(indices: number[]) {
       for (const i of indices) {

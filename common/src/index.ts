@@ -1,3 +1,4 @@
+export * from './coalesce.js';
 export * from './config.js';
 export * from './consumer.js';
 export * from './context.js';

@@ -35,7 +35,13 @@ export const errorBody = z.object({
 
 /** The routes every service's shared app serves (health, readiness, metrics, these docs). */
 export const platformRoutes: RouteDoc[] = [
-  { method: 'get', path: '/healthz', summary: 'The process is up', tags: ['ops'], responses: { 200: { description: 'up' } } },
+  {
+    method: 'get',
+    path: '/healthz',
+    summary: 'The process is up',
+    tags: ['ops'],
+    responses: { 200: { description: 'up' } },
+  },
   {
     method: 'get',
     path: '/readyz',
@@ -43,13 +49,35 @@ export const platformRoutes: RouteDoc[] = [
     tags: ['ops'],
     responses: { 200: { description: 'ready' }, 503: { description: 'names what is not usable' } },
   },
-  { method: 'get', path: '/metrics', summary: 'Prometheus metrics', tags: ['ops'], responses: { 200: { description: 'text format' } } },
-  { method: 'get', path: '/openapi.json', summary: 'This document', tags: ['ops'], responses: { 200: { description: 'OpenAPI 3' } } },
-  { method: 'get', path: '/docs', summary: 'Swagger UI for this document', tags: ['ops'], responses: { 200: { description: 'HTML' } } },
+  {
+    method: 'get',
+    path: '/metrics',
+    summary: 'Prometheus metrics',
+    tags: ['ops'],
+    responses: { 200: { description: 'text format' } },
+  },
+  {
+    method: 'get',
+    path: '/openapi.json',
+    summary: 'This document',
+    tags: ['ops'],
+    responses: { 200: { description: 'OpenAPI 3' } },
+  },
+  {
+    method: 'get',
+    path: '/docs',
+    summary: 'Swagger UI for this document',
+    tags: ['ops'],
+    responses: { 200: { description: 'HTML' } },
+  },
 ];
 
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { target: 'openapi-3.0', io, unrepresentable: 'any' });
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, {
+    target: 'openapi-3.0',
+    io,
+    unrepresentable: 'any',
+  });
   return rest;
 }
 
@@ -72,14 +100,19 @@ function operation(route: RouteDoc) {
     tags: route.tags,
     parameters: [...parameters('path', route.params), ...parameters('query', route.query)],
     ...(route.body
-      ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(route.body, 'input') } } } }
+      ? {
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: jsonSchema(route.body, 'input') } },
+          },
+        }
       : {}),
     responses: Object.fromEntries(
       Object.entries(route.responses).map(([status, r]) => [
         status,
         {
           description: r.description,
-          ...(r.schema ?? Number(status) >= 400
+          ...((r.schema ?? Number(status) >= 400)
             ? { content: { 'application/json': { schema: jsonSchema(r.schema ?? errorBody, 'output') } } }
             : {}),
         },
@@ -88,7 +121,10 @@ function operation(route: RouteDoc) {
   };
 }
 
-export function openApiDocument(info: { title: string; version: string; description?: string }, routes: RouteDoc[]) {
+export function openApiDocument(
+  info: { title: string; version: string; description?: string },
+  routes: RouteDoc[],
+) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of [...routes, ...platformRoutes]) {
     const key = toOpenApiPath(route.path);
@@ -97,7 +133,9 @@ export function openApiDocument(info: { title: string; version: string; descript
   return { openapi: '3.0.3', info, paths };
 }
 
-const swaggerUiDir = (createRequire(import.meta.url)('swagger-ui-dist') as { getAbsoluteFSPath(): string }).getAbsoluteFSPath();
+const swaggerUiDir = (
+  createRequire(import.meta.url)('swagger-ui-dist') as { getAbsoluteFSPath(): string }
+).getAbsoluteFSPath();
 
 const DOCS_PAGE = `<!doctype html>
 <html><head><meta charset="utf-8"><title>API docs</title>

@@ -12,33 +12,72 @@ export interface NewEvent<T extends EventType> {
   /** The order id: Kafka's message key, so one order's events keep their order. */
   key: string | number;
   data: EventData<T>;
+  /** The flow the event belongs to; defaults to the current one (the request's or the event's). */
+  correlationId?: string;
 }
+
+/** A row of the outbox as the relay sends it. */
+interface OutboxMessage {
+  eventId: string;
+  type: string;
+  key: string;
+  payload: string;
+}
+
+/**
+ * What enqueueEvents wrote for each envelope it returned: after the transaction commits, the
+ * caller hands the envelopes to `relay.notify(...)` and the relay sends these without reading
+ * the rows back.
+ */
+const written = new WeakMap<object, OutboxMessage>();
 
 /** Writes the event inside the caller's transaction: it is published if and only if that commits. */
 export async function enqueueEvent<T extends EventType>(
   trx: Knex.Transaction,
   event: NewEvent<T>,
 ): Promise<Envelope<T>> {
-  const envelope = envelopeSchema(event.type).parse({
-    eventId: randomUUID(),
-    type: event.type,
-    version: 1,
-    occurredAt: new Date().toISOString(),
-    correlationId: currentCorrelationId() ?? randomUUID(),
-    data: event.data,
-  }) as Envelope<T>;
+  const [envelope] = await enqueueEvents(trx, [event]);
+  return envelope!;
+}
+
+/** Several events in one multi-row INSERT, in the caller's transaction; envelopes in input order. */
+export async function enqueueEvents<T extends EventType>(
+  trx: Knex.Transaction,
+  events: readonly NewEvent<T>[],
+): Promise<Envelope<T>[]> {
+  if (events.length === 0) return [];
+  const occurredAt = new Date().toISOString();
+  const messages: OutboxMessage[] = [];
+  const envelopes = events.map((event) => {
+    const envelope = envelopeSchema(event.type).parse({
+      eventId: randomUUID(),
+      type: event.type,
+      version: 1,
+      occurredAt,
+      correlationId: event.correlationId ?? currentCorrelationId() ?? randomUUID(),
+      data: event.data,
+    }) as Envelope<T>;
+    const message = {
+      eventId: envelope.eventId,
+      type: event.type,
+      key: String(event.key),
+      payload: JSON.stringify(envelope),
+    };
+    messages.push(message);
+    written.set(envelope, message);
+    return envelope;
+  });
   // Plain SQL on the hot path: knex's builder costs about as much CPU as the round trip itself.
-  await trx.raw('INSERT INTO outbox (event_id, topic, message_key, payload) VALUES (?, ?, ?, ?)', [
-    envelope.eventId,
-    event.type,
-    String(event.key),
-    JSON.stringify(envelope),
-  ]);
-  return envelope;
+  await trx.raw(
+    `INSERT INTO outbox (event_id, topic, message_key, payload) VALUES ${messages.map(() => '(?, ?, ?, ?)').join(', ')}`,
+    messages.flatMap((m) => [m.eventId, m.type, m.key, m.payload]),
+  );
+  return envelopes;
 }
 
 interface OutboxRow {
   id: number;
+  event_id: string;
   topic: string;
   message_key: string;
   payload: string;
@@ -51,26 +90,43 @@ export interface OutboxRelayOptions {
   metrics: Metrics;
   topicPrefix: string;
   batchSize?: number;
-  /** Fallback poll for rows written by another process; in-process commits call notify(). */
+  /** How often the table is read for rows no process handed over (written by a process that died). */
   pollIntervalMs?: number;
+  /** A polled row must be this old: younger ones are still on their way through a process's fast path. */
+  orphanAfterMs?: number;
 }
 
 export interface OutboxRelay {
   start(): void;
-  /** Wake the relay now (call after committing a transaction that enqueued events). */
-  notify(): void;
-  /** Publish what is pending, once; returns how many rows were published. */
+  /**
+   * Call after committing a transaction that enqueued events. With the envelopes enqueueEvents
+   * returned, they are sent at once from memory; without, the relay reads the table now.
+   */
+  notify(committed?: readonly object[]): void;
+  /** Publish every pending row of the table, once; returns how many rows were published. */
   publishPending(): Promise<number>;
   stop(): Promise<void>;
 }
 
+/**
+ * Publishes the outbox. Fast path: a committing caller hands over what it wrote and the relay
+ * sends it straight away, together with whatever else was handed over meanwhile (one produce
+ * request and one UPDATE per round, however many events), then marks the rows published.
+ * Safety net: every `pollIntervalMs` the table is read for rows older than `orphanAfterMs` that
+ * are still unpublished (a crash between commit and send, a failed send, another process's rows).
+ * A row can be sent twice (fast path and a poll racing); consumers are idempotent. Nothing is
+ * ever marked published before the broker acknowledged it.
+ */
 export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
-  const { db, producer, metrics, topicPrefix, batchSize = 200, pollIntervalMs = 500 } = options;
+  const { db, producer, metrics, topicPrefix, batchSize = 500, pollIntervalMs = 500 } = options;
+  const { orphanAfterMs = 2_000 } = options;
   const log = options.logger.child({ module: 'outbox-relay' });
   let running = false;
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
-  let pendingWake = false;
+  let fresh: OutboxMessage[] = [];
+  let pollNow = false;
+  let lastPoll = 0;
   let failures = 0;
 
   new Gauge({
@@ -89,37 +145,60 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     },
   });
 
-  async function publishBatch(): Promise<number> {
+  async function send(messages: readonly OutboxMessage[]): Promise<void> {
+    const byTopic = new Map<string, { key: string; value: string }[]>();
+    for (const m of messages) {
+      const topic = topicName(topicPrefix, m.type);
+      const list = byTopic.get(topic) ?? [];
+      list.push({ key: m.key, value: m.payload });
+      byTopic.set(topic, list);
+    }
+    await producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
+    });
+    for (const [topic, list] of byTopic) metrics.eventsPublished.inc({ topic }, list.length);
+  }
+
+  /** Fast path: what committing callers handed over, sent and then marked. */
+  async function publishFresh(): Promise<void> {
+    const messages = fresh.splice(0, batchSize);
+    try {
+      await send(messages);
+    } catch (err) {
+      // The rows stay unpublished in the table: the poll takes them once the broker is back.
+      fresh = [];
+      throw err;
+    }
+    await db.raw('UPDATE outbox SET published_at = NOW(3) WHERE event_id IN (?) AND published_at IS NULL', [
+      messages.map((m) => m.eventId),
+    ]);
+  }
+
+  /** Safety net: rows nobody handed over (or that failed), oldest first, locked while sent. */
+  async function publishBatch(minAgeMs: number): Promise<number> {
     // READ COMMITTED (every connection's level, see db.ts): no gap locks, so writers adding
     // outbox rows are never blocked by the relay.
     return db.transaction(async (trx) => {
       const [rows] = (await trx.raw(
-        `SELECT id, topic, message_key, payload FROM outbox WHERE published_at IS NULL
+        `SELECT id, event_id, topic, message_key, payload FROM outbox WHERE published_at IS NULL
+         ${minAgeMs > 0 ? 'AND created_at < NOW(3) - INTERVAL ? MICROSECOND' : ''}
          ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
-        [batchSize],
+        minAgeMs > 0 ? [minAgeMs * 1_000, batchSize] : [batchSize],
       )) as [OutboxRow[]];
       if (rows.length === 0) return 0;
-      const byTopic = new Map<string, { key: string; value: string }[]>();
-      for (const row of rows) {
-        const topic = topicName(topicPrefix, row.topic);
-        const list = byTopic.get(topic) ?? [];
-        list.push({ key: row.message_key, value: row.payload });
-        byTopic.set(topic, list);
-      }
-      await producer.sendBatch({
-        acks: -1,
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-      });
+      await send(
+        rows.map((r) => ({ eventId: r.event_id, type: r.topic, key: r.message_key, payload: r.payload })),
+      );
       await trx.raw('UPDATE outbox SET published_at = NOW(3) WHERE id IN (?)', [rows.map((r) => r.id)]);
-      for (const [topic, messages] of byTopic) metrics.eventsPublished.inc({ topic }, messages.length);
       return rows.length;
     });
   }
 
-  async function publishPending(): Promise<number> {
+  async function poll(minAgeMs: number): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = await publishBatch();
+      const n = await publishBatch(minAgeMs);
       total += n;
       if (n < batchSize) return total;
     }
@@ -137,11 +216,21 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     });
   }
 
+  async function round(): Promise<void> {
+    if (fresh.length > 0) await publishFresh();
+    const due = Date.now() - lastPoll >= pollIntervalMs;
+    if (!pollNow && !due && failures === 0) return;
+    const explicit = pollNow;
+    pollNow = false;
+    lastPoll = Date.now();
+    // After a failure our own fast-path rows were dropped to the table: take them at any age.
+    await poll(explicit || failures > 0 ? 0 : orphanAfterMs);
+  }
+
   async function run(): Promise<void> {
     while (running) {
-      pendingWake = false;
       try {
-        await publishPending();
+        await round();
         if (failures > 0) log.info({ failures }, 'outbox relay recovered');
         failures = 0;
       } catch (err) {
@@ -151,8 +240,9 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
           log.warn({ err, failures }, 'outbox publish failed; will retry');
       }
       if (!running) break;
-      if (pendingWake && failures === 0) continue;
-      await sleep(failures > 0 ? Math.min(5_000, 250 * 2 ** Math.min(failures, 5)) : pollIntervalMs);
+      if (failures > 0) await sleep(Math.min(5_000, 250 * 2 ** Math.min(failures, 5)));
+      else if (fresh.length === 0 && !pollNow)
+        await sleep(Math.max(1, pollIntervalMs - (Date.now() - lastPoll)));
     }
   }
 
@@ -160,17 +250,30 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     start() {
       if (running) return;
       running = true;
+      lastPoll = Date.now();
       loop = run();
     },
-    notify() {
-      pendingWake = true;
-      if (failures === 0) wake?.();
+    notify(committed) {
+      if (committed === undefined) pollNow = true;
+      else
+        for (const envelope of committed) {
+          const message = written.get(envelope);
+          if (message) fresh.push(message);
+        }
+      // While the broker is down the backoff decides; the poll will take the rows.
+      if (failures > 0) {
+        fresh = [];
+        return;
+      }
+      wake?.();
     },
-    publishPending,
+    publishPending: () => poll(0),
     async stop() {
       running = false;
       wake?.();
       await loop;
+      // Send what was handed over; if that fails the rows wait in the table for the next poll.
+      while (fresh.length > 0 && failures === 0) await publishFresh().catch(() => (failures += 1));
     },
   };
 }
