@@ -149,19 +149,13 @@ export async function runService(rt: ServiceRuntime, options: RunOptions): Promi
     const { port } = server.address() as AddressInfo;
     logger.info({ port, role: config.ROLE }, `${rt.name} listening on http://127.0.0.1:${port}`);
   }
-  const worker = config.ROLE !== 'api' ? startWorker(rt, options) : undefined;
-  // An api-only process still needs Kafka for /readyz.
-  if (!worker)
-    void untilDone(
-      logger,
-      'kafka connect',
-      () => rt.admin.connect(),
-      () => false,
-    );
+  // An api-only process runs no consumer, but publishes what its requests commit (the relay's
+  // fast path) and needs Kafka for /readyz.
+  const worker = startWorker(rt, config.ROLE === 'api' ? { handlers: [] } : options);
 
   onShutdown(logger, [
     ['stop http intake', () => closeServer(server)],
-    ['stop worker', async () => worker?.stop()],
+    ['stop worker', () => worker.stop()],
     ...(options.close ?? []),
     ['close clients', () => closeRuntime(rt)],
   ]);

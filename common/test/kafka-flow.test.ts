@@ -9,9 +9,12 @@ import {
   createOutboxRelay,
   createProducer,
   enqueueEvent,
+  enqueueEvents,
   ensureTopics,
   allTopics,
   onEvent,
+  onEvents,
+  PoisonMessageError,
   runWithCorrelationId,
   topicName,
   type Envelope,
@@ -192,6 +195,129 @@ describe('consumer loop and outbox against the real broker', () => {
       assert.equal(published.version, 1);
       assert.equal(published.correlationId, 'req-outbox-1');
       assert.deepEqual(published.data, data);
+    } finally {
+      await relay.stop();
+      await reader.stop();
+      await testDb.drop();
+    }
+  });
+  it('a batch handler gets a fetched batch at once; when it fails, its events go one at a time and only the poison one to the DLQ', async () => {
+    const prefix3 = testTopicPrefix();
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, allTopics(prefix3), 1);
+    await admin.disconnect();
+    const calls: number[][] = [];
+    const applied: number[] = [];
+    const loop = createConsumerLoop({
+      kafka,
+      producer,
+      groupId: `${prefix3}batch-group`,
+      topicPrefix: prefix3,
+      handlers: [
+        onEvents('order.created', async (events) => {
+          const ids = events.map((e) => e.data.orderId);
+          calls.push(ids);
+          if (ids.includes(3)) throw new PoisonMessageError('order 3 cannot be applied');
+          applied.push(...ids);
+        }),
+      ],
+      logger,
+      metrics: createMetrics('test'),
+      retry: { initialMs: 20, maxMs: 50 },
+    });
+    const topic = topicName(prefix3, 'order.created');
+    // Sent before the consumer starts, in one request: its first fetch returns them together.
+    await producer.send({
+      topic,
+      messages: [
+        ...[1, 2, 3].map((id) => ({ key: String(id), value: JSON.stringify(placedEvent(id)) })),
+        { key: '9', value: '{not json' },
+        ...[4, 5].map((id) => ({ key: String(id), value: JSON.stringify(placedEvent(id)) })),
+      ],
+    });
+    await loop.start();
+    const dlq = await readTopic(kafka, prefix3, `${topic}.dlq`);
+    try {
+      await waitFor(() => applied.length === 4 && dlq.seen.length === 2, {
+        what: 'four applied, two in the DLQ',
+      });
+      assert.deepEqual(calls[0], [1, 2, 3, 4, 5], 'the valid events of the batch, in offset order, at once');
+      assert.deepEqual(
+        calls.slice(1),
+        [[1], [2], [3], [4], [5]],
+        'after the failure each event alone, in order',
+      );
+      assert.deepEqual(applied, [1, 2, 4, 5]);
+      assert.deepEqual(dlq.seen.map((m) => m.headers['x-dlq-reason']).sort(), [
+        'invalid_json',
+        'rejected_by_handler',
+      ]);
+      const poisoned = dlq.seen.find((m) => m.headers['x-dlq-reason'] === 'rejected_by_handler');
+      assert.equal((JSON.parse(poisoned!.value) as Envelope<'order.created'>).data.orderId, 3);
+    } finally {
+      await dlq.stop();
+      await loop.stop();
+      extraPrefixes.push(prefix3);
+    }
+  });
+
+  it('the relay sends what a commit hands over at once, and reads the table only for rows nobody handed over', async () => {
+    const testDb = await createTestDatabase(
+      'common',
+      fileURLToPath(new URL('../../migrations/order', import.meta.url)),
+    );
+    // Polls every 50 ms, but only for rows at least 1 s old: anything sooner is the fast path.
+    const relay = createOutboxRelay({
+      db: testDb.db,
+      producer,
+      logger,
+      metrics: createMetrics('test'),
+      topicPrefix: prefix,
+      pollIntervalMs: 50,
+      orphanAfterMs: 1_000,
+    });
+    const reader = await readTopic(kafka, prefix, topicName(prefix, 'order.created'));
+    // The topic also holds the messages of the consumer tests above: look at ours only.
+    const ours = () => reader.seen.filter((m) => ['51', '52', '53'].includes(m.key ?? ''));
+    const published = async () =>
+      (await testDb.db('outbox').whereNotNull('published_at').pluck('event_id')) as string[];
+    try {
+      relay.start();
+      const handed = await testDb.db.transaction((trx) =>
+        enqueueEvents(trx, [
+          { type: 'order.created', key: 51, data: placedEvent(51).data, correlationId: 'corr-a' },
+          { type: 'order.created', key: 52, data: placedEvent(52).data, correlationId: 'corr-b' },
+        ]),
+      );
+      const orphan = await testDb.db.transaction((trx) =>
+        enqueueEvent(trx, { type: 'order.created', key: 53, data: placedEvent(53).data }),
+      );
+      const committedAt = Date.now();
+      relay.notify(handed);
+      await waitFor(() => ours().length >= 2, { what: 'the two handed-over events' });
+      assert.deepEqual(
+        ours()
+          .slice(0, 2)
+          .map((m) => [m.key, (JSON.parse(m.value) as Envelope<'order.created'>).correlationId]),
+        [
+          ['51', 'corr-a'],
+          ['52', 'corr-b'],
+        ],
+      );
+      const handedIds = handed.map((e) => e.eventId);
+      await waitFor(async () => (await published()).filter((id) => handedIds.includes(id)).length === 2, {
+        what: 'the handed-over rows marked published',
+      });
+      if (Date.now() - committedAt < 900)
+        assert.ok(!(await published()).includes(orphan.eventId), 'the orphan waits for the poll');
+      await waitFor(async () => (await published()).includes(orphan.eventId), { what: 'the orphan polled' });
+      assert.ok(Date.now() - committedAt >= 1_000, 'the orphan was taken by the poll, once old enough');
+      assert.deepEqual(
+        ours().map((m) => m.key),
+        ['51', '52', '53'],
+        'each event once',
+      );
     } finally {
       await relay.stop();
       await reader.stop();
