@@ -1,4 +1,5 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import { coalesce } from './coalesce.js';
 import { runWithCorrelationId } from './context.js';
 import { dlqTopic, envelopeSchema, topicName, type Envelope, type EventType } from './events.js';
 import type { Logger } from './logger.js';
@@ -13,8 +14,9 @@ export interface EventHandler<T extends EventType = EventType> {
   type: T;
   handle(event: Envelope<T>): Promise<void>;
   /**
-   * Optional: the valid events of one fetched batch (one partition, offset order) at once, so a
-   * handler can apply them in one transaction. It must be all or nothing: when it throws, the
+   * Optional: the valid events of what was fetched (one or more partitions, each in offset
+   * order; one order's events are always in one partition) at once, so a handler can apply
+   * them in one transaction. It must be all or nothing: when it throws, the
    * loop handles those events again one at a time through `handle` (retries, DLQ for poison).
    */
   handleBatch?(events: Envelope<T>[]): Promise<void>;
@@ -50,7 +52,7 @@ export interface ConsumerLoopOptions {
   partitionsConsumedConcurrently?: number;
   /** Messages handled at once across all partitions; keep it below the database pool size (default 8). */
   maxInFlight?: number;
-  /** Most events given to one handleBatch call (default 200). */
+  /** Most events of one partition's batch given to one handleBatch call (default 100); partitions handled side by side are combined. */
   maxBatchSize?: number;
   retry?: { initialMs?: number; maxMs?: number };
 }
@@ -129,7 +131,7 @@ export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
   const { kafka, producer, groupId, topicPrefix, metrics } = options;
   const { initialMs = 200, maxMs = 5_000 } = options.retry ?? {};
   const inFlight = slots(options.maxInFlight ?? 8);
-  const maxBatchSize = options.maxBatchSize ?? 200;
+  const maxBatchSize = options.maxBatchSize ?? 100;
   const log = options.logger.child({ module: 'consumer', groupId });
   const byTopic = new Map(options.handlers.map((h) => [topicName(topicPrefix, h.type), h]));
   const consumer = kafka.consumer({
@@ -202,9 +204,37 @@ export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
   }
 
   /**
+   * One writer per batch handler: the partitions of one fetch are handed over side by side
+   * (partitionsConsumedConcurrently), and those arriving while a batch is being applied are
+   * applied together in the next one. Each partition's events stay in offset order, and one
+   * order's events are all in one partition, so per-order order holds.
+   */
+  const writers = new Map<EventHandler, (events: Envelope<EventType>[]) => Promise<void>>();
+  function writerFor(handler: EventHandler & Pick<Required<EventHandler>, 'handleBatch'>) {
+    let writer = writers.get(handler);
+    if (!writer) {
+      const combined = coalesce(
+        async (parts: Envelope<EventType>[][]) => {
+          await inFlight.acquire();
+          try {
+            await handler.handleBatch(parts.flat());
+          } finally {
+            inFlight.release();
+          }
+          return parts.map(() => undefined);
+        },
+        { concurrency: 1, maxBatch: options.partitionsConsumedConcurrently ?? 6 },
+      );
+      writer = (events) => combined(events);
+      writers.set(handler, writer);
+    }
+    return writer;
+  }
+
+  /**
    * The batch path: parse every message (invalid ones to the DLQ), hand the valid events to
-   * handleBatch in chunks. Marks in `done` what it finished; on a failure it stops, and the
-   * caller handles the rest one message at a time.
+   * the handler's writer in chunks. Marks in `done` what it finished; on a failure it stops,
+   * and the caller handles the rest one message at a time.
    */
   async function handleAsBatch(
     handler: EventHandler & Pick<Required<EventHandler>, 'handleBatch'>,
@@ -223,9 +253,8 @@ export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
     }
     for (let start = 0; start < valid.length; start += maxBatchSize) {
       const chunk = valid.slice(start, start + maxBatchSize);
-      await inFlight.acquire();
       try {
-        await handler.handleBatch(chunk.map((c) => c.event));
+        await writerFor(handler)(chunk.map((c) => c.event));
       } catch (err) {
         if (stopping) throw new Stopping('consumer stopping; batch left uncommitted');
         log.warn(
@@ -233,8 +262,6 @@ export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
           'batch handler failed; handling its events one at a time',
         );
         return;
-      } finally {
-        inFlight.release();
       }
       for (const c of chunk) done[c.index] = true;
       metrics.eventsConsumed.inc({ topic: delivery.topic, outcome: 'ok' }, chunk.length);
@@ -245,7 +272,7 @@ export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
     const { topic, partition, messages } = batch;
     const done = new Array<boolean>(messages.length).fill(false);
     const handler = byTopic.get(topic);
-    if (handler?.handleBatch && messages.length > 1 && isRunning() && !isStale()) {
+    if (handler?.handleBatch && isRunning() && !isStale()) {
       await handleAsBatch(
         handler as Parameters<typeof handleAsBatch>[0],
         { topic, partition, heartbeat },
