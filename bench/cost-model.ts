@@ -53,11 +53,19 @@ export interface ImpliedLimits {
   latencyFloorP50Ms: number;
 }
 
-/** `relayCyclesPerOrder`: measured (distinct published_at of the run's events); 4 (one per event) at worst. */
-export function impliedLimits(l: Limits, relayCyclesPerOrder = 4): ImpliedLimits {
+/**
+ * `relayCyclesPerOrder`: measured (distinct published_at of the run's events). `measuredStatements`:
+ * MariaDB's `Questions` per order over the run; with batching the statements per order fall as
+ * the load rises, so the measured figure is used when there is one (the table above is the
+ * one-order-at-a-time count).
+ */
+export function impliedLimits(l: Limits, relayCyclesPerOrder = 4, measuredStatements?: number): ImpliedLimits {
   const c = COST_PER_ORDER;
   const own = Object.values(c.statements).reduce((s, n) => s + n, 0);
-  const statementsPerOrder = own + c.statementsPerRelayCycle * relayCyclesPerOrder;
+  const statementsPerOrder =
+    measuredStatements && measuredStatements > 0
+      ? measuredStatements
+      : own + c.statementsPerRelayCycle * relayCyclesPerOrder;
   const byResource = {
     mariadb: l.mariadb.concurrentAutocommit.perSecond / statementsPerOrder,
     kafka: l.kafka.endToEndPerSecond / c.kafkaHops,

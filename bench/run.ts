@@ -171,7 +171,9 @@ async function main(): Promise<void> {
     })),
   );
 
-  const implied = limits && impliedLimits(limits, breakdown.relayCyclesPerOrder);
+  // Batching makes statements per order depend on load: the run's own count is the figure to use.
+  const questionsPerOrder = ((status1.Questions ?? 0) - (status0.Questions ?? 0)) / Math.max(1, accepted);
+  const implied = limits && impliedLimits(limits, breakdown.relayCyclesPerOrder, questionsPerOrder);
   const cpuMsPerOrder = Object.fromEntries(
     Object.entries(cpuWindow.perProcess).map(([k, s]) => [
       k,
