@@ -39,7 +39,10 @@ export const productRouteDocs: RouteDoc[] = [
     summary: 'One product',
     tags,
     params: productIdParam,
-    responses: { 200: { description: 'the product', schema: productResponse }, 404: { description: 'no such product' } },
+    responses: {
+      200: { description: 'the product', schema: productResponse },
+      404: { description: 'no such product' },
+    },
   },
   {
     method: 'patch',

@@ -58,21 +58,32 @@ export async function updateProduct(
 }
 
 /**
- * Takes `quantity` from the stock only if that much is there: the check and the decrement are
- * one statement, so concurrent reservations can never take the stock below zero.
+ * The stock of each of `ids` that exists, its row locked until the transaction ends (a locking
+ * read sees the latest commit). One statement, rows locked in id order: every reservation batch
+ * locks in the same order, so two batches never wait on each other's rows crosswise.
  */
-export async function takeStock(db: Knex, id: number, quantity: number): Promise<boolean> {
-  // Plain SQL: every order runs it, and knex's builder costs as much CPU as the round trip.
-  const [result] = (await db.raw(
-    'UPDATE products SET stock = stock - ?, updated_at = NOW(3) WHERE id = ? AND stock >= ?',
-    [quantity, id, quantity],
-  )) as [{ affectedRows: number }];
-  return result.affectedRows > 0;
+export async function lockStocks(db: Knex, ids: readonly number[]): Promise<Map<number, number>> {
+  if (ids.length === 0) return new Map();
+  // Plain SQL: every batch of orders runs it, and knex's builder costs as much CPU as the round trip.
+  const [rows] = (await db.raw('SELECT id, stock FROM products WHERE id IN (?) ORDER BY id FOR UPDATE', [
+    [...ids],
+  ])) as [{ id: number; stock: number }[]];
+  return new Map(rows.map((r) => [r.id, r.stock]));
 }
 
-/** The current stock (a locking read sees the latest commit, not the transaction's snapshot). */
-export async function readStockForUpdate(db: Knex, id: number): Promise<number | undefined> {
-  const row = (await db('products').select('stock').where({ id }).forUpdate().first()) as
-    { stock: number } | undefined;
-  return row?.stock;
+/**
+ * Takes the given quantity (by product id) from every product in one statement. Each row is
+ * guarded by `stock >= quantity`, so even a caller that had not locked the rows could never take
+ * the stock below zero; returns false when a guard refused a row (the caller must roll back).
+ */
+export async function takeStocks(db: Knex, quantities: ReadonlyMap<number, number>): Promise<boolean> {
+  if (quantities.size === 0) return true;
+  const byId = `CASE id ${[...quantities.keys()].map(() => 'WHEN ? THEN ?').join(' ')} END`;
+  const pairs = [...quantities].flat();
+  // Plain SQL: one statement for a whole batch, which knex's builder cannot express anyway.
+  const [result] = (await db.raw(
+    `UPDATE products SET stock = stock - ${byId}, updated_at = NOW(3) WHERE id IN (?) AND stock >= ${byId}`,
+    [...pairs, [...quantities.keys()], ...pairs],
+  )) as [{ affectedRows: number }];
+  return result.affectedRows === quantities.size;
 }

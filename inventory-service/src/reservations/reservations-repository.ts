@@ -26,34 +26,38 @@ export interface NewReservation {
   items: ReservationLine[];
 }
 
-/** Throws MySQL's duplicate-key error when the order already has a reservation. */
-export async function insertReservation(db: Knex, reservation: NewReservation): Promise<number> {
-  // Plain SQL: every order runs these, and knex's builder costs as much CPU as the round trip.
-  const [{ insertId: id }] = (await db.raw(
-    'INSERT INTO reservations (order_id, order_number, status, reason) VALUES (?, ?, ?, ?)',
-    [
-      reservation.orderId,
-      reservation.orderNumber,
-      reservation.status,
-      reservation.reason?.slice(0, 500) ?? null,
-    ],
-  )) as [{ insertId: number }];
-  if (!id) throw new Error('insert into reservations returned no id');
-  if (reservation.items.length > 0) {
-    await db.raw(
-      `INSERT INTO reservation_items (reservation_id, product_id, quantity) VALUES ${reservation.items.map(() => '(?, ?, ?)').join(', ')}`,
-      reservation.items.flatMap((i) => [id, i.productId, i.quantity]),
-    );
-  }
-  return id;
+/**
+ * Inserts the reservations and their items: two statements however many. Throws MySQL's
+ * duplicate-key error when an order already has a reservation (the unique order_id).
+ */
+export async function insertReservations(db: Knex, reservations: readonly NewReservation[]): Promise<void> {
+  if (reservations.length === 0) return;
+  // Plain SQL: every batch of orders runs these, and knex's builder costs as much CPU as the round trip.
+  await db.raw(
+    `INSERT INTO reservations (order_id, order_number, status, reason) VALUES ${reservations.map(() => '(?, ?, ?, ?)').join(', ')}`,
+    reservations.flatMap((r) => [r.orderId, r.orderNumber, r.status, r.reason?.slice(0, 500) ?? null]),
+  );
+  const items = reservations.flatMap((r) => r.items.map((i) => [r.orderId, i.productId, i.quantity]));
+  if (items.length === 0) return;
+  // The items find their reservation's id by order_id (unique) inside the server: the ids of a
+  // multi-row INSERT are consecutive only under some auto-increment lock modes, and reading them
+  // back would cost a statement.
+  await db.raw(
+    `INSERT INTO reservation_items (reservation_id, product_id, quantity)
+     SELECT r.id, i.product_id, i.quantity
+     FROM (${items.map((_, n) => (n === 0 ? 'SELECT ? AS order_id, ? AS product_id, ? AS quantity' : 'SELECT ?, ?, ?')).join(' UNION ALL ')}) AS i
+     JOIN reservations r ON r.order_id = i.order_id`,
+    items.flat(),
+  );
 }
 
-/** Whether the order has its decision already: one indexed lookup, no items read. */
-export async function hasReservation(db: Knex, orderId: number): Promise<boolean> {
-  const [rows] = (await db.raw('SELECT id FROM reservations WHERE order_id = ? LIMIT 1', [orderId])) as [
-    unknown[],
-  ];
-  return rows.length > 0;
+/** The orders among `orderIds` that have their decision already: one indexed lookup, no items read. */
+export async function findDecidedOrderIds(db: Knex, orderIds: readonly number[]): Promise<Set<number>> {
+  if (orderIds.length === 0) return new Set();
+  const [rows] = (await db.raw('SELECT order_id FROM reservations WHERE order_id IN (?)', [
+    [...orderIds],
+  ])) as [{ order_id: number }[]];
+  return new Set(rows.map((r) => Number(r.order_id)));
 }
 
 export async function findReservationByOrderId(db: Knex, orderId: number): Promise<Reservation | undefined> {
