@@ -52,6 +52,10 @@ export interface ConsumerLoopOptions {
   partitionsConsumedConcurrently?: number;
   /** Messages handled at once across all partitions; keep it below the database pool size (default 8). */
   maxInFlight?: number;
+  /** How often the offsets of handled messages are committed (default 1 s; and on stop). */
+  commitIntervalMs?: number;
+  /** How long stop() waits for batches being handled before it commits and leaves (default 10 s). */
+  stopGraceMs?: number;
   /** Most events of one partition's batch given to one handleBatch call (default 100); partitions handled side by side are combined. */
   maxBatchSize?: number;
   retry?: { initialMs?: number; maxMs?: number };
@@ -268,7 +272,45 @@ export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
     }
   }
 
-  async function eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) {
+  /**
+   * Offsets are committed by us, at most every `commitIntervalMs` and once more on stop, not by
+   * KafkaJS after every partition's batch (a broker round trip each, most of them redundant
+   * under load). Only offsets of handled messages are ever recorded here, so a crash loses
+   * nothing: at worst the last interval's events are delivered again, and every handler is
+   * idempotent.
+   */
+  const toCommit = new Map<string, { topic: string; partition: number; offset: string }>();
+  let active = 0;
+  let commitTimer: NodeJS.Timeout | undefined;
+
+  async function commitHandled(): Promise<void> {
+    if (toCommit.size === 0) return;
+    const offsets = [...toCommit.values()];
+    toCommit.clear();
+    try {
+      await consumer.commitOffsets(offsets);
+    } catch (err) {
+      // Kept for the next round unless a later offset of the partition arrived meanwhile.
+      for (const o of offsets) {
+        const key = `${o.topic}/${o.partition}`;
+        if (!toCommit.has(key)) toCommit.set(key, o);
+      }
+      log.warn({ err }, 'offset commit failed; will retry');
+    }
+  }
+
+  async function eachBatch(payload: EachBatchPayload) {
+    // Stopping: leave what was fetched uncommitted; the next owner reads it again.
+    if (stopping) return;
+    active += 1;
+    try {
+      await handleFetched(payload);
+    } finally {
+      active -= 1;
+    }
+  }
+
+  async function handleFetched({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) {
     const { topic, partition, messages } = batch;
     const done = new Array<boolean>(messages.length).fill(false);
     const handler = byTopic.get(topic);
@@ -308,7 +350,12 @@ export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
     // Commit up to the first message not done: everything before it is handled, nothing after it is lost.
     let last = -1;
     while (last + 1 < messages.length && done[last + 1]) last += 1;
-    if (last >= 0) resolveOffset(messages[last]!.offset);
+    if (last >= 0) {
+      const offset = messages[last]!.offset;
+      resolveOffset(offset);
+      // Kafka's committed offset is the next one to read.
+      toCommit.set(`${topic}/${partition}`, { topic, partition, offset: (BigInt(offset) + 1n).toString() });
+    }
     if (failure) throw failure.err;
     await heartbeat();
   }
@@ -323,13 +370,20 @@ export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
       await consumer.run({
         partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 6,
         eachBatchAutoResolve: false,
+        autoCommit: false,
         eachBatch,
       });
+      commitTimer = setInterval(() => void commitHandled(), options.commitIntervalMs ?? 1_000);
       log.info({ topics: [...byTopic.keys()] }, 'consumer started');
     },
     async stop() {
       stopping = true;
-      // disconnect() waits for the in-flight handlers and commits the offsets they resolved.
+      clearInterval(commitTimer);
+      // Let the batches being handled finish (bounded: a handler retrying forever is left
+      // behind), commit what they handled while still a member of the group, then leave.
+      const deadline = Date.now() + (options.stopGraceMs ?? 10_000);
+      while (active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await commitHandled();
       await consumer.disconnect();
       log.info('consumer stopped');
     },
