@@ -327,4 +327,50 @@ describe('consumer loop and outbox against the real broker', () => {
       await testDb.drop();
     }
   });
+  it('stop() commits what was handled: the group, started again, goes on after it and handles nothing twice', async () => {
+    const prefix4 = testTopicPrefix();
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, allTopics(prefix4), 2);
+    await admin.disconnect();
+    const handled: number[] = [];
+    const makeLoop = () =>
+      createConsumerLoop({
+        kafka,
+        producer,
+        groupId: `${prefix4}commit-group`,
+        topicPrefix: prefix4,
+        handlers: [onEvent('order.created', async (e) => void handled.push(e.data.orderId))],
+        logger,
+        metrics: createMetrics('test'),
+        // Far longer than the test: only the commit on stop can save the offsets.
+        commitIntervalMs: 600_000,
+      });
+    const topic = topicName(prefix4, 'order.created');
+    const send = (ids: number[]) =>
+      producer.send({
+        topic,
+        messages: ids.map((id) => ({ key: String(id), value: JSON.stringify(placedEvent(id)) })),
+      });
+    await send([1, 2, 3, 4]);
+    const first = makeLoop();
+    await first.start();
+    try {
+      await waitFor(() => handled.length === 4, { what: 'four handled' });
+    } finally {
+      await first.stop();
+    }
+    await send([5, 6]);
+    const second = makeLoop();
+    await second.start();
+    try {
+      await waitFor(() => handled.length >= 6, { what: 'the two new ones handled' });
+      // Give a wrongly rewound group time to deliver the old ones again before judging.
+      await new Promise((r) => setTimeout(r, 1_000));
+      assert.deepEqual([...handled].sort(), [1, 2, 3, 4, 5, 6]);
+    } finally {
+      await second.stop();
+      extraPrefixes.push(prefix4);
+    }
+  });
 });
