@@ -4,6 +4,7 @@ import { createApp } from './app.js';
 import type { DispatcherSettings } from './config.js';
 import type { DispatchDeps } from './dispatch/dispatch-deps.js';
 import { createDispatchMetrics } from './dispatch/dispatch-metrics.js';
+import { createKeyedRounds } from './dispatch/keyed-rounds.js';
 import { createLockReconciler, type LockReconciler } from './dispatch/lock-reconciler.js';
 import { orderConfirmedHandler } from './dispatch/order-confirmed-consumer.js';
 import { createVehicleLocks } from './dispatch/vehicle-locks.js';
@@ -38,6 +39,7 @@ export function createDispatcher(
       ttlMs: settings.VEHICLE_LOCK_TTL_MS,
     }),
     metrics: createDispatchMetrics(rt.metrics.registry, rt.db),
+    serveRounds: createKeyedRounds(),
   };
   const orders = createOrdersClient({
     baseUrl: settings.ORDER_SERVICE_URL,

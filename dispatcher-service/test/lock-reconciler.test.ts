@@ -1,7 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor } from '@delivery/common/testing';
-import { ensureCityLock, lockCity } from '../src/dispatch/city-locks-repository.js';
+import { ensureCityLock, lockCities } from '../src/dispatch/city-locks-repository.js';
 import { createLockReconciler } from '../src/dispatch/lock-reconciler.js';
 import {
   assignments,
@@ -121,7 +121,7 @@ describe('the lock reconciler', () => {
     // An allocation holds its city's row lock from SET NX until it commits.
     await ensureCityLock(d.rt.db, city.toLowerCase());
     await d.rt.db.transaction(async (trx) => {
-      await lockCity(trx, city.toLowerCase());
+      await lockCities(trx, [city.toLowerCase()]);
       await d.parts.reconciler.reconcile();
     });
     assert.equal(await lockOf(vehicle), '888888');

@@ -1,12 +1,21 @@
-import { enqueueEvent, runWithCorrelationId, type Knex } from '@delivery/common';
-import { countVehiclesOfCity, findFreeVehicles, type Vehicle } from '../vehicles/vehicles-repository.js';
-import { insertAssignment } from './assignments-repository.js';
-import { ensureCityLock, lockCity } from './city-locks-repository.js';
+import { enqueueEvents, runWithCorrelationId, type Knex } from '@delivery/common';
+import { findFreeVehicles, type Vehicle } from '../vehicles/vehicles-repository.js';
+import { insertAssignments } from './assignments-repository.js';
+import { awaitCityLock, ensureCityLock, lockCities } from './city-locks-repository.js';
 import type { DispatchDeps } from './dispatch-deps.js';
-import { deleteWaitingOrder, findOldestWaiting, type WaitingOrder } from './waiting-orders-repository.js';
+import { dropLock, lockVehicles, walkOneByOne, type Claim } from './claim-vehicles.js';
+import {
+  deleteWaitingOrders,
+  findOldestWaiting,
+  someoneWaits,
+  type WaitingOrder,
+} from './waiting-orders-repository.js';
 
-/** Free vehicles read per query; more pages are read only while locks are refused. */
-const WALK_PAGE = 20;
+/**
+ * Free vehicles read per city and round beyond the orders that just arrived: room for refused
+ * locks, and for the queue a release or a registration serves, without another round.
+ */
+const ROUND_SPARE = 8;
 
 export interface Allocation {
   orderId: number;
@@ -14,49 +23,53 @@ export interface Allocation {
   vehicleNumber: string;
   city: string;
   cityKey: string;
+  /** The flow that confirmed the order: its event and log line carry this id. */
+  correlationId: string;
 }
-
-/** Why serving a city's queue stopped: nobody waits, no vehicle is registered, or all are busy. */
-export type StopReason = 'no_waiting' | 'no_vehicles' | 'occupied';
-
-export type Step =
-  | { kind: 'allocated'; allocation: Allocation; correlationId: string }
-  | { kind: 'served_already' }
-  | { kind: StopReason };
-
-/** The Redis lock taken in the open transaction, to drop if that transaction does not commit. */
-export interface HeldLock {
-  lock?: { vehicleKey: string; orderId: number };
-}
-
-/** An order to give a vehicle to: a waiting one (with its queue row), or one just confirmed. */
-export type Candidate = Omit<WaitingOrder, 'id'> & { id?: number };
 
 /**
- * Serves the city's waiting orders, oldest first, while the city has a free vehicle. The
- * consumer (after queueing the new order), a release, a registration and the reconciler all
- * allocate through this one function.
+ * An open transaction holding the locks of its cities. The Redis locks taken in it (vehicle key
+ * → order id) are dropped again unless it commits; its allocations are announced once it does.
  */
-export async function serveWaitingOrders(
-  deps: DispatchDeps,
-  key: string,
-): Promise<{ allocated: Allocation[]; stoppedBecause: StopReason }> {
-  await ensureCityLock(deps.db, key);
-  const allocated: Allocation[] = [];
-  for (;;) {
-    const step = await allocateOldestWaiting(deps, key);
-    if (step.kind === 'allocated') allocated.push(step.allocation);
-    else if (step.kind !== 'served_already') return { allocated, stoppedBecause: step.kind };
-  }
+export interface CityTransaction {
+  trx: Knex.Transaction;
+  held: Map<string, number>;
+  allocated: Allocation[];
+}
+
+/** A city to serve, and how many of its orders arrived in this transaction. */
+export interface CityToServe {
+  key: string;
+  arrivals: number;
 }
 
 /**
- * The vehicle change is committed and stands; if serving the queue fails now, the reconciler
- * serves it on its next pass, so the caller still gets its answer.
+ * Serves the city's waiting orders, oldest first, while it has a free vehicle: what a release, a
+ * registration and the reconciler run. Nobody waiting is the usual case after a release, and
+ * costs two statements and no transaction: once the city's row lock has been free for a moment,
+ * every allocation or enqueue of the city that began before has committed, so the plain read
+ * sees its queued orders; and one that begins afterwards reads the freed vehicle itself.
+ */
+export async function serveWaitingOrders(deps: DispatchDeps, key: string): Promise<Allocation[]> {
+  await ensureCityLock(deps.db, key);
+  await awaitCityLock(deps.db, key);
+  if (!(await someoneWaits(deps.db, key))) return [];
+  return inCityTransaction(deps, [key], async (tx) => {
+    await serveQueues(deps, tx, [{ key, arrivals: 0 }]);
+    return tx.allocated;
+  });
+}
+
+/**
+ * After a release or a registration: serves the city in this process's next round of it (see
+ * createKeyedRounds). The vehicle change is committed and stands; if serving the queue fails now,
+ * the reconciler serves it on its next pass, so the caller still gets its answer.
  */
 export async function serveWaitingOrdersAfter(deps: DispatchDeps, key: string, what: string): Promise<void> {
   try {
-    await serveWaitingOrders(deps, key);
+    await deps.serveRounds(key, async () => {
+      await serveWaitingOrders(deps, key);
+    });
   } catch (err) {
     deps.logger.error(
       { err, city: key },
@@ -66,118 +79,163 @@ export async function serveWaitingOrdersAfter(deps: DispatchDeps, key: string, w
 }
 
 /**
- * Runs `work` in one transaction holding the city lock (see lockCity): every allocation goes
- * through here. A Redis lock taken for an assignment that does not commit is dropped again, and
- * a committed allocation is announced (log line, metric, relay woken).
+ * Runs `work` in one transaction holding the locks of the cities (see lockCities): every
+ * allocation goes through here. The order.dispatched events of its allocations are written in
+ * it; a Redis lock taken in it is dropped again if it does not commit, and committed allocations
+ * are announced (relay handed the events, metric, log line under the order's correlation id).
  */
-export async function inCityTransaction<T extends { kind: string }>(
+export async function inCityTransaction<T>(
   deps: DispatchDeps,
-  key: string,
-  work: (trx: Knex.Transaction, held: HeldLock) => Promise<T>,
+  keys: readonly string[],
+  work: (tx: CityTransaction) => Promise<T>,
 ): Promise<T> {
-  const held: HeldLock = {};
+  const held = new Map<string, number>();
+  const allocated: Allocation[] = [];
   let result: T;
+  let envelopes: object[];
   try {
     // READ COMMITTED, every connection's level: each read sees the latest commit of the city.
-    result = await deps.db.transaction(async (trx): Promise<T> => {
-      await lockCity(trx, key);
-      return work(trx, held);
+    [result, envelopes] = await deps.db.transaction(async (trx): Promise<[T, object[]]> => {
+      await lockCities(trx, [...keys].sort());
+      const value = await work({ trx, held, allocated });
+      return [value, await enqueueEvents(trx, allocated.map(dispatchedEvent))];
     });
   } catch (err) {
-    // No assignment committed: a lock taken for it must not keep the vehicle busy.
-    if (held.lock) await deps.locks.release(held.lock.vehicleKey, held.lock.orderId).catch(() => undefined);
+    // No assignment committed: a lock taken for one must not keep the vehicle busy.
+    await Promise.all(
+      [...held].map(([vehicleKey, orderId]) => deps.locks.release(vehicleKey, orderId).catch(() => false)),
+    );
     throw err;
   }
-  const step = result as unknown as Step;
-  if (step.kind === 'allocated') announce(deps, step.allocation, step.correlationId);
+  announce(deps, allocated, envelopes);
   return result;
 }
 
-/** One allocation, for the oldest waiting order of the city. */
-function allocateOldestWaiting(deps: DispatchDeps, key: string): Promise<Step> {
-  return inCityTransaction(deps, key, async (trx, held): Promise<Step> => {
-    const order = await findOldestWaiting(trx, key);
-    if (!order) return { kind: 'no_waiting' };
-    // The late allocation belongs to the flow that confirmed the order: its event carries that id.
-    return runWithCorrelationId(order.correlation_id, () => allocateTo(deps, trx, order, held));
-  });
+/**
+ * The one allocation function. Serves the queues of the cities in the open transaction: per
+ * round, the k oldest waiting orders of each city get its k least recently released free
+ * vehicles (k = min(waiting, free)), with one statement reading the free vehicles of every city,
+ * one the waiting orders, one SET NX per allocation, one multi-row INSERT of the assignments and
+ * one DELETE of the served queue rows. Another round only while a city may have more of both.
+ */
+export async function serveQueues(
+  deps: DispatchDeps,
+  tx: CityTransaction,
+  cities: readonly CityToServe[],
+): Promise<void> {
+  const skip = new Map<string, number[]>(cities.map((c) => [c.key, []]));
+  let open = cities.map((c) => ({ key: c.key, limit: c.arrivals + ROUND_SPARE }));
+  while (open.length > 0) {
+    const pages = open.map((c) => ({ ...c, skip: skip.get(c.key)! }));
+    const free = byCity(await findFreeVehicles(tx.trx, pages));
+    const withFree = open.filter((c) => free.has(c.key));
+    const limits = withFree.map((c) => ({ key: c.key, limit: free.get(c.key)!.length }));
+    const waiting = byCity(await findOldestWaiting(tx.trx, limits));
+    const rounds = withFree
+      .filter((c) => waiting.has(c.key))
+      .map((c) => ({ ...c, orders: waiting.get(c.key)!, vehicles: free.get(c.key)! }));
+    const refusedBefore = new Map(rounds.map((r) => [r.key, skip.get(r.key)!.length]));
+    const outcome = await allocateRound(deps, tx, rounds, skip);
+    open = rounds.filter((r) => {
+      const { claimed, used } = outcome.get(r.key) ?? { claimed: 0, used: 0 };
+      const refused = skip.get(r.key)!.length - refusedBefore.get(r.key)!;
+      // Done when the queue read was all there was and left, or the free vehicles read were all
+      // there were and are taken or refused; otherwise another round, as long as this one moved.
+      const drained = r.orders.length < r.vehicles.length && claimed === r.orders.length;
+      const exhausted = r.vehicles.length < r.limit && used + refused >= r.vehicles.length;
+      return (claimed > 0 || refused > 0) && !drained && !exhausted;
+    });
+  }
 }
 
-/** Gives the candidate a free vehicle in the open city transaction, removing it from the queue if it waited. */
-export async function allocateTo(
+interface Round {
+  key: string;
+  orders: WaitingOrder[];
+  vehicles: Vehicle[];
+}
+
+/**
+ * One round over the cities; returns, per city, how many waiting orders left the queue and how
+ * many of them with a vehicle (an order found to have one already leaves without).
+ */
+async function allocateRound(
   deps: DispatchDeps,
-  trx: Knex.Transaction,
-  order: Candidate,
-  held: HeldLock,
-): Promise<Step> {
-  const vehicle = await claimFreeVehicle(deps, trx, order, held);
-  if (vehicle === 'order_assigned') {
-    if (order.id !== undefined) await deleteWaitingOrder(trx, order.id);
-    return { kind: 'served_already' };
+  tx: CityTransaction,
+  rounds: readonly Round[],
+  skip: Map<string, number[]>,
+): Promise<Map<string, { claimed: number; used: number }>> {
+  const locked = await Promise.all(rounds.map((r) => lockVehicles(deps, tx, r.orders, r.vehicles)));
+  rounds.forEach((r, i) => skip.get(r.key)!.push(...locked[i]!.refused));
+  let claims: Claim[] = locked.flatMap((l) => l.claims);
+  const inserted = await insertAssignments(tx.trx, claims.map(assignmentRow));
+  if (inserted !== 'inserted') {
+    // The final guard refused a row, and with it the whole statement: the same orders again, one
+    // at a time, each assignment accepted or refused on its own.
+    await Promise.all(claims.map(({ order, vehicle }) => vehicle && dropLock(deps, tx, vehicle, order)));
+    claims = [];
+    for (const r of rounds) claims.push(...(await walkOneByOne(deps, tx, r.orders, skip.get(r.key)!)));
   }
-  if (!vehicle) {
-    const registered = await countVehiclesOfCity(deps.db, order.city_key, trx);
-    return { kind: registered === 0 ? 'no_vehicles' : 'occupied' };
+  await deleteWaitingOrders(
+    tx.trx,
+    claims.map((c) => c.order.id),
+  );
+  const outcome = new Map<string, { claimed: number; used: number }>();
+  for (const { order, vehicle } of claims) {
+    const city = outcome.get(order.city_key) ?? { claimed: 0, used: 0 };
+    outcome.set(order.city_key, { claimed: city.claimed + 1, used: city.used + (vehicle ? 1 : 0) });
+    if (vehicle) tx.allocated.push(allocationOf(order, vehicle));
   }
-  if (order.id !== undefined) await deleteWaitingOrder(trx, order.id);
-  const allocation: Allocation = {
+  return outcome;
+}
+
+function byCity<T extends { city_key: string }>(rows: readonly T[]): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const row of rows) {
+    const group = groups.get(row.city_key);
+    if (group) group.push(row);
+    else groups.set(row.city_key, [row]);
+  }
+  return groups;
+}
+
+function assignmentRow({ order, vehicle }: Claim) {
+  return {
+    order_id: Number(order.order_id),
+    order_number: order.order_number,
+    vehicle_id: vehicle!.id,
+    city_key: order.city_key,
+  };
+}
+
+function allocationOf(order: WaitingOrder, vehicle: Vehicle): Allocation {
+  return {
     orderId: Number(order.order_id),
     orderNumber: order.order_number,
     vehicleNumber: vehicle.vehicle_number,
     city: order.city,
     cityKey: order.city_key,
+    correlationId: order.correlation_id,
   };
-  const { orderId, orderNumber, vehicleNumber, city } = allocation;
-  await enqueueEvent(trx, {
-    type: 'order.dispatched',
+}
+
+function dispatchedEvent({ orderId, orderNumber, vehicleNumber, city, correlationId }: Allocation) {
+  return {
+    type: 'order.dispatched' as const,
     key: orderId,
     data: { orderId, orderNumber, vehicleNumber, city },
-  });
-  return { kind: 'allocated', allocation, correlationId: order.correlation_id };
+    correlationId,
+  };
 }
 
-/**
- * Walks the city's free vehicles, least recently released first: the first whose Redis lock we
- * take and whose assignment the unique index accepts is ours.
- */
-async function claimFreeVehicle(
-  deps: DispatchDeps,
-  trx: Knex.Transaction,
-  order: Candidate,
-  held: HeldLock,
-): Promise<Vehicle | 'order_assigned' | undefined> {
-  const orderId = Number(order.order_id);
-  for (let offset = 0; ; offset += WALK_PAGE) {
-    const page = await findFreeVehicles(trx, order.city_key, WALK_PAGE, offset);
-    for (const vehicle of page) {
-      // A lock the database does not know of: an allocation committing elsewhere, or a stale
-      // lock the reconciler will clear. Either way the vehicle is not ours now.
-      if (!(await deps.locks.acquire(vehicle.vehicle_key, orderId))) continue;
-      held.lock = { vehicleKey: vehicle.vehicle_key, orderId };
-      const inserted = await insertAssignment(trx, {
-        order_id: orderId,
-        order_number: order.order_number,
-        vehicle_id: vehicle.id,
-        city_key: order.city_key,
-      });
-      if (inserted === 'inserted') return vehicle;
-      // The final guard refused (vehicle active elsewhere, or the order already has one): drop our lock.
-      await deps.locks.release(vehicle.vehicle_key, orderId);
-      held.lock = undefined;
-      if (inserted === 'order_assigned') return 'order_assigned';
-    }
-    if (page.length < WALK_PAGE) return undefined;
+function announce(deps: DispatchDeps, allocated: readonly Allocation[], envelopes: object[]): void {
+  if (envelopes.length > 0) deps.relay.notify(envelopes);
+  for (const { orderId, orderNumber, vehicleNumber, city, cityKey, correlationId } of allocated) {
+    deps.metrics.allocations.inc({ city: cityKey });
+    runWithCorrelationId(correlationId, () =>
+      deps.logger.info(
+        { orderId, orderNumber, vehicle_number: vehicleNumber, city },
+        `Vehicle allocated for order ${orderNumber}`,
+      ),
+    );
   }
-}
-
-function announce(deps: DispatchDeps, allocation: Allocation, correlationId: string): void {
-  deps.relay.notify();
-  deps.metrics.allocations.inc({ city: allocation.cityKey });
-  const { orderId, orderNumber, vehicleNumber, city } = allocation;
-  runWithCorrelationId(correlationId, () =>
-    deps.logger.info(
-      { orderId, orderNumber, vehicle_number: vehicleNumber, city },
-      `Vehicle allocated for order ${orderNumber}`,
-    ),
-  );
 }

@@ -25,15 +25,23 @@ function duplicateKey(err: unknown): string | undefined {
   return code === 'ER_DUP_ENTRY' && typeof message === 'string' ? message : undefined;
 }
 
-/** The unique indexes decide: one active assignment per vehicle, one assignment per order. */
-export async function insertAssignment(
+export type NewAssignment = Pick<Assignment, 'order_id' | 'order_number' | 'vehicle_id' | 'city_key'>;
+
+/**
+ * One multi-row INSERT; the unique indexes decide: one active assignment per vehicle, one
+ * assignment per order. A refused statement inserts no row at all, and the result names the
+ * index that refused it.
+ */
+export async function insertAssignments(
   trx: Knex.Transaction,
-  row: Pick<Assignment, 'order_id' | 'order_number' | 'vehicle_id' | 'city_key'>,
+  rows: readonly NewAssignment[],
 ): Promise<InsertAssignmentResult> {
+  if (rows.length === 0) return 'inserted';
   try {
     await trx.raw(
-      "INSERT INTO assignments (order_id, order_number, vehicle_id, city_key, status) VALUES (?, ?, ?, ?, 'ACTIVE')",
-      [row.order_id, row.order_number, row.vehicle_id, row.city_key],
+      `INSERT INTO assignments (order_id, order_number, vehicle_id, city_key, status)
+       VALUES ${rows.map(() => "(?, ?, ?, ?, 'ACTIVE')").join(', ')}`,
+      rows.flatMap((r) => [r.order_id, r.order_number, r.vehicle_id, r.city_key]),
     );
     return 'inserted';
   } catch (err) {
@@ -42,17 +50,6 @@ export async function insertAssignment(
     if (message?.includes('assignments_order_id_unique')) return 'order_assigned';
     throw err;
   }
-}
-
-export async function findAssignmentByOrder(
-  db: Db,
-  orderId: number,
-  trx?: Knex.Transaction,
-): Promise<Assignment | undefined> {
-  const [rows] = (await (trx ?? db).raw(`SELECT ${SELECT} FROM assignments WHERE order_id = ? LIMIT 1`, [
-    orderId,
-  ])) as [Assignment[]];
-  return rows[0];
 }
 
 export async function findActiveAssignment(
@@ -67,13 +64,18 @@ export async function findActiveAssignment(
   return rows[0];
 }
 
-/** False when another release closed it first. */
-export async function closeAssignment(db: Db, id: number, trx?: Knex.Transaction): Promise<boolean> {
-  const [result] = (await (trx ?? db).raw(
-    "UPDATE assignments SET status = 'RELEASED', released_at = NOW(3) WHERE id = ? AND status = 'ACTIVE'",
+/**
+ * Closes the assignment and marks its vehicle released, in one statement (atomic on its own, so
+ * no transaction around it). False when another release closed it first: then neither changes.
+ */
+export async function closeAssignment(db: Db, id: number): Promise<boolean> {
+  const [result] = (await db.raw(
+    `UPDATE assignments a JOIN vehicles v ON v.id = a.vehicle_id
+     SET a.status = 'RELEASED', a.released_at = NOW(3), v.last_released_at = NOW(3), v.updated_at = NOW(3)
+     WHERE a.id = ? AND a.status = 'ACTIVE'`,
     [id],
   )) as [{ affectedRows: number }];
-  return result.affectedRows === 1;
+  return result.affectedRows > 0;
 }
 
 /** The active assignments of the given vehicles: vehicle key → order id. */

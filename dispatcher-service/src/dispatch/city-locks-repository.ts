@@ -18,12 +18,25 @@ export async function ensureCityLock(db: Db, key: string): Promise<void> {
 }
 
 /**
- * Holds the city's row lock until the transaction ends. Every allocation and every enqueue of
- * the city takes it first, so across dispatcher instances they run one at a time per city
- * (cities stay independent) and waiting orders are served strictly oldest first.
+ * Holds the cities' row locks until the transaction ends. Every allocation and every enqueue of
+ * a city takes it first, so across dispatcher instances they run one at a time per city (cities
+ * stay independent) and waiting orders are served strictly oldest first. One statement for all
+ * the cities of a batch: it locks the rows in primary-key order whatever the order of the list,
+ * so two transactions never take two cities crosswise.
  */
-export async function lockCity(trx: Knex.Transaction, key: string): Promise<void> {
-  await trx.raw('SELECT city_key FROM city_locks WHERE city_key = ? FOR UPDATE', [key]);
+export async function lockCities(trx: Knex.Transaction, keys: readonly string[]): Promise<void> {
+  await trx.raw('SELECT city_key FROM city_locks WHERE city_key IN (?) ORDER BY city_key FOR UPDATE', [
+    [...keys],
+  ]);
+}
+
+/**
+ * Waits until no allocation (or enqueue) of the city is in flight. Outside a transaction the row
+ * lock is let go as soon as it is granted: whatever held it has committed or rolled back by
+ * then, and whatever takes it afterwards reads everything committed before this call.
+ */
+export async function awaitCityLock(db: Db, key: string): Promise<void> {
+  await db.raw('SELECT city_key FROM city_locks WHERE city_key = ? FOR UPDATE', [key]);
 }
 
 /**

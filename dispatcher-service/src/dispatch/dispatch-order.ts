@@ -1,76 +1,109 @@
-import type { OrderPlacedData } from '@delivery/common';
+import { runWithCorrelationId, type OrderPlacedData } from '@delivery/common';
 import { cityKey } from '../keys.js';
-import { findAssignmentByOrder } from './assignments-repository.js';
-import { allocateTo, inCityTransaction, serveWaitingOrders, type StopReason } from './allocate-vehicle.js';
+import { citiesWithVehicles } from '../vehicles/vehicles-repository.js';
+import { inCityTransaction, serveQueues, type CityTransaction } from './allocate-vehicle.js';
 import { ensureCityLock } from './city-locks-repository.js';
 import type { DispatchDeps } from './dispatch-deps.js';
-import { findOldestWaiting, insertWaitingOrder, isWaiting } from './waiting-orders-repository.js';
+import { findKnownOrders, insertWaitingOrders } from './waiting-orders-repository.js';
 
-type Arrival =
-  { kind: 'assigned' | 'queued' | 'waiting' | 'allocated' } | { kind: 'no_vehicles' | 'occupied' };
+/** An order.confirmed: the order, and the flow it belongs to. */
+export interface ConfirmedOrder {
+  order: OrderPlacedData;
+  correlationId: string;
+}
+
+type WaitReason = 'no_vehicles' | 'occupied';
+
+interface Arrival extends ConfirmedOrder {
+  key: string;
+}
 
 /**
- * order.confirmed (DESIGN.md §6). Under the city lock, in one transaction: an order with an
- * assignment is left alone; when nobody waits in its city, it takes a free vehicle at once (or,
- * with none free, joins the queue); when orders wait already, it joins the end of the queue and
- * the queue is served oldest first. A new order never overtakes one that has waited longer, and
- * the allocation itself is the same code a release or a registration runs.
+ * order.confirmed, a batch at a time (DESIGN.md §6). In one transaction holding the locks of the
+ * batch's cities: orders that have an assignment or wait already are left alone (a redelivery);
+ * the others join the end of their city's queue, in event order; then every city's queue is
+ * served oldest first. A new order never overtakes one that has waited longer, and the allocation
+ * itself is the same code a release or a registration runs. Handling a batch again is a no-op for
+ * every order it already allocated or queued.
  */
-export async function dispatchOrder(
+export async function dispatchOrders(
   deps: DispatchDeps,
-  order: OrderPlacedData,
-  correlationId: string,
+  confirmed: readonly ConfirmedOrder[],
 ): Promise<void> {
-  const key = cityKey(order.city);
-  await ensureCityLock(deps.db, key);
-  const arrival = await arrive(deps, order, key, correlationId);
-  if (arrival.kind === 'allocated') return;
-  if (arrival.kind === 'assigned') {
+  const arrivals = new Map<number, Arrival>();
+  const repeats: ConfirmedOrder[] = [];
+  for (const c of confirmed) {
+    if (arrivals.has(c.order.orderId)) repeats.push(c);
+    else arrivals.set(c.order.orderId, { ...c, key: cityKey(c.order.city) });
+  }
+  const keys = [...new Set([...arrivals.values()].map((a) => a.key))].sort();
+  for (const key of keys) await ensureCityLock(deps.db, key);
+  const outcome = await inCityTransaction(deps, keys, (tx) => arrive(deps, tx, [...arrivals.values()], keys));
+
+  // Logged once committed, each under its order's flow (allocations: see inCityTransaction).
+  const assigned = (orderId: number) =>
+    outcome.known.get(orderId) === 'assigned' || outcome.allocated.has(orderId);
+  for (const a of arrivals.values())
+    if (outcome.known.get(a.order.orderId) === 'assigned') logAssigned(deps, a);
+  for (const a of outcome.waiting) logWaiting(deps, a, outcome.reasons.get(a.key) ?? 'occupied');
+  for (const r of repeats) if (assigned(r.order.orderId)) logAssigned(deps, r);
+}
+
+async function arrive(deps: DispatchDeps, tx: CityTransaction, arrivals: Arrival[], keys: string[]) {
+  const known = await findKnownOrders(
+    tx.trx,
+    arrivals.map((a) => a.order.orderId),
+  );
+  const fresh = arrivals.filter((a) => !known.has(a.order.orderId));
+  await insertWaitingOrders(
+    tx.trx,
+    fresh.map(({ order, key, correlationId }) => ({
+      order_id: order.orderId,
+      order_number: order.orderNumber,
+      city: order.city.trim(),
+      city_key: key,
+      correlation_id: correlationId,
+    })),
+  );
+  const arriving = (key: string) => fresh.filter((a) => a.key === key).length;
+  await serveQueues(
+    deps,
+    tx,
+    keys.map((key) => ({ key, arrivals: arriving(key) })),
+  );
+  const allocated = new Set(tx.allocated.map((a) => a.orderId));
+  const waiting = fresh.filter((a) => !allocated.has(a.order.orderId));
+  return { known, allocated, waiting, reasons: await whyWaiting(tx, waiting) };
+}
+
+/**
+ * Why the orders left waiting wait: a city that allocated in this transaction has vehicles, all
+ * busy now; for the others one statement tells a city without vehicles from one with all busy.
+ */
+async function whyWaiting(
+  tx: CityTransaction,
+  waiting: readonly Arrival[],
+): Promise<Map<string, WaitReason>> {
+  const served = new Set(tx.allocated.map((a) => a.cityKey));
+  const unknown = [...new Set(waiting.map((a) => a.key))].filter((key) => !served.has(key));
+  const registered = await citiesWithVehicles(tx.trx, unknown);
+  return new Map(unknown.map((key) => [key, registered.has(key) ? 'occupied' : 'no_vehicles']));
+}
+
+function logAssigned(deps: DispatchDeps, { order, correlationId }: ConfirmedOrder): void {
+  runWithCorrelationId(correlationId, () =>
     deps.logger.debug(
       { orderId: order.orderId, orderNumber: order.orderNumber },
       'order has a vehicle already; event ignored',
-    );
-    return;
-  }
-  if (arrival.kind === 'no_vehicles' || arrival.kind === 'occupied') {
-    logWaiting(deps, order, arrival.kind);
-    return;
-  }
-  // Behind others, or redelivered while waiting: a previous attempt may have failed before serving.
-  const { allocated, stoppedBecause } = await serveWaitingOrders(deps, key);
-  if (arrival.kind === 'waiting' || allocated.some((a) => a.orderId === order.orderId)) return;
-  // Another instance may have served it meanwhile; then that one logged the allocation.
-  if (await isWaiting(deps.db, order.orderId)) logWaiting(deps, order, stoppedBecause);
+    ),
+  );
 }
 
-/** Idempotent: an order with an assignment, or already waiting, is left as it is. */
-function arrive(deps: DispatchDeps, order: OrderPlacedData, key: string, correlationId: string) {
-  const candidate = {
-    order_id: order.orderId,
-    order_number: order.orderNumber,
-    city: order.city.trim(),
-    city_key: key,
-    correlation_id: correlationId,
-  };
-  return inCityTransaction(deps, key, async (trx, held): Promise<Arrival> => {
-    if (await findAssignmentByOrder(deps.db, order.orderId, trx)) return { kind: 'assigned' };
-    if (await findOldestWaiting(trx, key)) {
-      return { kind: (await insertWaitingOrder(deps.db, candidate, trx)) ? 'queued' : 'waiting' };
-    }
-    const step = await allocateTo(deps, trx, candidate, held);
-    if (step.kind === 'served_already') return { kind: 'assigned' };
-    if (step.kind === 'no_vehicles' || step.kind === 'occupied') {
-      // Nobody before it and no vehicle for it: it waits, first in line.
-      await insertWaitingOrder(deps.db, candidate, trx);
-      return { kind: step.kind };
-    }
-    return step.kind === 'allocated' ? step : { kind: 'assigned' };
-  });
-}
-
-function logWaiting(deps: DispatchDeps, order: OrderPlacedData, reason: StopReason): void {
+function logWaiting(deps: DispatchDeps, { order, correlationId }: ConfirmedOrder, reason: WaitReason): void {
   const fields = { orderId: order.orderId, orderNumber: order.orderNumber, city: order.city };
-  if (reason === 'no_vehicles')
-    deps.logger.info(fields, `Cannot find vehicle for order ${order.orderNumber}`);
-  if (reason === 'occupied') deps.logger.info(fields, 'All vehicles occupied');
+  runWithCorrelationId(correlationId, () => {
+    if (reason === 'no_vehicles')
+      deps.logger.info(fields, `Cannot find vehicle for order ${order.orderNumber}`);
+    else deps.logger.info(fields, 'All vehicles occupied');
+  });
 }

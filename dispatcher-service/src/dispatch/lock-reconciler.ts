@@ -49,7 +49,7 @@ export function createLockReconciler(
     const restored = await restoreMissingLocks(deps);
     let allocated = 0;
     for (const key of await citiesWithWaitingAndFree(deps.db)) {
-      allocated += (await serveWaitingOrders(deps, key)).allocated.length;
+      allocated += (await serveWaitingOrders(deps, key)).length;
     }
     if (removed + restored + allocated > 0)
       log.warn({ removed, restored, allocated }, 'vehicle locks reconciled');

@@ -1,7 +1,7 @@
-import { PoisonMessageError, onEvent, type OrderPlacedData } from '@delivery/common';
+import { PoisonMessageError, onEvents, type OrderPlacedData } from '@delivery/common';
 import { cityKey } from '../keys.js';
 import type { DispatchDeps } from './dispatch-deps.js';
-import { dispatchOrder } from './dispatch-order.js';
+import { dispatchOrders } from './dispatch-order.js';
 
 /** Limits of the dispatcher's columns that the shared event schema does not state. */
 function unfit(order: OrderPlacedData): string | undefined {
@@ -11,13 +11,20 @@ function unfit(order: OrderPlacedData): string | undefined {
 }
 
 /**
- * Entry point like a route: the loop has validated the envelope. An order the dispatcher can
- * never store goes to the DLQ instead of blocking its partition; any other throw is retried.
+ * Entry point like a route, a fetched batch at a time: the loop has validated the envelopes. An
+ * order the dispatcher can never store fails the batch; the loop then handles its events one at
+ * a time, and that one goes to the DLQ instead of blocking its partition. Any other throw is
+ * retried.
  */
 export function orderConfirmedHandler(deps: DispatchDeps) {
-  return onEvent('order.confirmed', async (event) => {
-    const problem = unfit(event.data);
-    if (problem) throw new PoisonMessageError(problem);
-    await dispatchOrder(deps, event.data, event.correlationId);
+  return onEvents('order.confirmed', async (events) => {
+    for (const event of events) {
+      const problem = unfit(event.data);
+      if (problem) throw new PoisonMessageError(problem);
+    }
+    await dispatchOrders(
+      deps,
+      events.map((event) => ({ order: event.data, correlationId: event.correlationId })),
+    );
   });
 }

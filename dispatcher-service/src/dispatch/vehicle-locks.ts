@@ -21,7 +21,7 @@ export interface LockState {
  */
 export interface VehicleLocks {
   readonly ttlMs: number;
-  /** SET NX PX; also true when the lock already holds this order (a retried allocation). */
+  /** SET NX PX GET, one command; also true when the lock already holds this order (a retried allocation). */
   acquire(vehicleKey: string, orderId: number): Promise<boolean>;
   /** SET NX PX only: true when this call created the lock. */
   create(vehicleKey: string, orderId: number): Promise<boolean>;
@@ -61,10 +61,15 @@ export function createVehicleLocks(
     ttlMs,
     create,
     async acquire(vehicleKey, orderId) {
-      if (await create(vehicleKey, orderId)) return true;
-      // Only an allocation of this very order writes its id before the assignment commits: an
-      // attempt that failed after taking the lock may take it again.
-      return (await redis.get(keyOf(vehicleKey))) === String(orderId);
+      // One command (Redis 7: SET NX with GET): nil when it set the lock, else the holder. Only an
+      // allocation of this very order writes its id before the assignment commits: an attempt
+      // that failed after taking the lock may take it again.
+      const holder = await redis.set(keyOf(vehicleKey), String(orderId), {
+        condition: 'NX',
+        expiration: { type: 'PX', value: ttlMs },
+        GET: true,
+      });
+      return holder === null || holder === String(orderId);
     },
     async release(vehicleKey, orderId) {
       const deleted = await redis.eval(COMPARE_AND_DELETE, {

@@ -9,37 +9,74 @@ export interface WaitingOrder {
   correlation_id: string;
 }
 
-const COLUMNS = ['id', 'order_id', 'order_number', 'city', 'city_key', 'correlation_id'] as const;
+export type NewWaitingOrder = Omit<WaitingOrder, 'id'>;
 
-/** False when the order is waiting already (order_id is unique). */
-export async function insertWaitingOrder(
-  db: Db,
-  row: Omit<WaitingOrder, 'id'>,
-  trx?: Knex.Transaction,
-): Promise<boolean> {
-  try {
-    await (trx ?? db)('waiting_orders').insert(row);
-    return true;
-  } catch (err) {
-    if ((err as { code?: unknown }).code === 'ER_DUP_ENTRY') return false;
-    throw err;
-  }
+/** What the dispatcher already knows of an order: it has a vehicle, or it waits for one. */
+export type KnownOrder = 'assigned' | 'waiting';
+
+const COLUMNS = 'id, order_id, order_number, city, city_key, correlation_id';
+
+// The statements below run for every batch of orders: plain SQL, as knex's builder costs about
+// as much CPU as the round trip.
+
+/** Which of these orders have an assignment or wait already (an assignment wins). */
+export async function findKnownOrders(
+  trx: Knex.Transaction,
+  orderIds: readonly number[],
+): Promise<Map<number, KnownOrder>> {
+  if (orderIds.length === 0) return new Map();
+  const [rows] = (await trx.raw(
+    `SELECT order_id, 'waiting' AS state FROM waiting_orders WHERE order_id IN (?)
+     UNION ALL SELECT order_id, 'assigned' FROM assignments WHERE order_id IN (?)`,
+    [[...orderIds], [...orderIds]],
+  )) as [{ order_id: number; state: KnownOrder }[]];
+  const known = new Map<number, KnownOrder>();
+  for (const row of rows)
+    if (known.get(Number(row.order_id)) !== 'assigned') known.set(Number(row.order_id), row.state);
+  return known;
 }
 
+/**
+ * Appends the orders to their cities' queues, in list order: one multi-row INSERT numbers its
+ * rows in order, and the id is the arrival order.
+ */
+export async function insertWaitingOrders(
+  trx: Knex.Transaction,
+  rows: readonly NewWaitingOrder[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await trx.raw(
+    `INSERT INTO waiting_orders (order_id, order_number, city, city_key, correlation_id)
+     VALUES ${rows.map(() => '(?, ?, ?, ?, ?)').join(', ')}`,
+    rows.flatMap((r) => [r.order_id, r.order_number, r.city, r.city_key, r.correlation_id]),
+  );
+}
+
+/** The `limit` oldest waiting orders of each city, in one statement, oldest first. */
 export async function findOldestWaiting(
   trx: Knex.Transaction,
-  key: string,
-): Promise<WaitingOrder | undefined> {
-  // Plain SQL on the path of every order: knex's builder costs as much CPU as the round trip.
+  cities: readonly { key: string; limit: number }[],
+): Promise<WaitingOrder[]> {
+  if (cities.length === 0) return [];
+  const part = `(SELECT ${COLUMNS} FROM waiting_orders WHERE city_key = ? ORDER BY id LIMIT ?)`;
   const [rows] = (await trx.raw(
-    `SELECT ${COLUMNS.join(', ')} FROM waiting_orders WHERE city_key = ? ORDER BY id LIMIT 1`,
-    [key],
+    `${cities.map(() => part).join(' UNION ALL ')} ORDER BY id`,
+    cities.flatMap((c) => [c.key, c.limit]),
   )) as [WaitingOrder[]];
-  return rows[0];
+  return rows;
 }
 
-export async function deleteWaitingOrder(trx: Knex.Transaction, id: number): Promise<void> {
-  await trx('waiting_orders').where({ id }).delete();
+export async function deleteWaitingOrders(trx: Knex.Transaction, ids: readonly number[]): Promise<void> {
+  if (ids.length === 0) return;
+  await trx.raw('DELETE FROM waiting_orders WHERE id IN (?)', [[...ids]]);
+}
+
+/** A plain read: whether anyone waits in the city (see serveWaitingOrders for when it is enough). */
+export async function someoneWaits(db: Db, key: string): Promise<boolean> {
+  const [rows] = (await db.raw('SELECT 1 FROM waiting_orders WHERE city_key = ? LIMIT 1', [key])) as [
+    unknown[],
+  ];
+  return rows.length > 0;
 }
 
 export async function countWaitingByCity(db: Db): Promise<{ city_key: string; n: number }[]> {
@@ -61,8 +98,4 @@ export async function citiesWithWaitingAndFree(db: Db): Promise<string[]> {
         .whereNotExists(db('assignments as a').select(db.raw('1')).whereRaw('a.active_vehicle_id = v.id')),
     )) as { city_key: string }[];
   return rows.map((r) => r.city_key);
-}
-
-export async function isWaiting(db: Db, orderId: number): Promise<boolean> {
-  return (await db('waiting_orders').select('id').where({ order_id: orderId }).first()) !== undefined;
 }

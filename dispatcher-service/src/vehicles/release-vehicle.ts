@@ -1,15 +1,11 @@
 import { AppError } from '@delivery/common';
-import {
-  closeAssignment,
-  findActiveAssignment,
-  type Assignment,
-} from '../dispatch/assignments-repository.js';
+import { closeAssignment } from '../dispatch/assignments-repository.js';
 import { serveWaitingOrdersAfter } from '../dispatch/allocate-vehicle.js';
 import type { DispatchDeps } from '../dispatch/dispatch-deps.js';
 import { cityKey, vehicleKey } from '../keys.js';
 import type { OrdersClient } from '../orders-client/orders-client.js';
 import type { ReleaseVehicleInput } from './vehicle-schemas.js';
-import { findVehicleByKey, markVehicleReleased, type Vehicle } from './vehicles-repository.js';
+import { findVehicleWithOrder, type Vehicle } from './vehicles-repository.js';
 
 export interface ReleasedVehicle {
   vehicle_number: string;
@@ -29,12 +25,12 @@ export async function releaseVehicle(
   deps: DispatchDeps & { orders: OrdersClient },
   input: ReleaseVehicleInput,
 ): Promise<ReleasedVehicle> {
-  const vehicle = await findVehicleByKey(deps.db, vehicleKey(input.vehicle_number));
-  if (!vehicle || (input.city !== undefined && cityKey(input.city) !== vehicle.city_key)) {
+  const found = await findVehicleWithOrder(deps.db, vehicleKey(input.vehicle_number));
+  if (!found || (input.city !== undefined && cityKey(input.city) !== found.vehicle.city_key)) {
     const where = input.city === undefined ? '' : ` in ${input.city}`;
     throw new AppError('vehicle_not_found', `No vehicle ${input.vehicle_number}${where}`, 404);
   }
-  const assignment = await findActiveAssignment(deps.db, vehicle.id);
+  const { vehicle, assignment } = found;
   if (!assignment) throw new AppError('vehicle_not_allocated', `${vehicle.vehicle_number} has no order`, 409);
 
   const orderId = Number(assignment.order_id);
@@ -59,12 +55,14 @@ export async function releaseVehicle(
   };
 }
 
-async function freeVehicle(deps: DispatchDeps, vehicle: Vehicle, assignment: Assignment): Promise<void> {
-  // A concurrent release of the same vehicle may close it first: the outcome is the same.
-  await deps.db.transaction(async (trx) => {
-    if (await closeAssignment(deps.db, assignment.id, trx))
-      await markVehicleReleased(deps.db, vehicle.id, trx);
-  });
+async function freeVehicle(
+  deps: DispatchDeps,
+  vehicle: Vehicle,
+  assignment: { id: number; order_id: number },
+): Promise<void> {
+  // One statement closes the assignment and marks the vehicle released. A concurrent release of
+  // the same vehicle may close it first: the outcome is the same.
+  await closeAssignment(deps.db, assignment.id);
   // Only after the commit: a lock dropped earlier could be re-created by the reconciler for the
   // still-active assignment it read, and then outlive the release.
   try {

@@ -54,37 +54,76 @@ export async function listVehiclesOfCity(
   return rows.map(({ vehicle_number, city }) => ({ vehicle_number, city }));
 }
 
+/** The vehicle and the order it carries, if any. */
+export interface VehicleWithOrder {
+  vehicle: Vehicle;
+  assignment?: { id: number; order_id: number; order_number: string };
+}
+
+/** The vehicle and its active assignment in one statement: what every release reads first. */
+export async function findVehicleWithOrder(db: Db, key: string): Promise<VehicleWithOrder | undefined> {
+  const [rows] = (await db.raw(
+    `SELECT v.id, v.vehicle_number, v.vehicle_key, v.city, v.city_key,
+            a.id AS assignment_id, a.order_id, a.order_number
+     FROM vehicles v LEFT JOIN assignments a ON a.active_vehicle_id = v.id
+     WHERE v.vehicle_key = ? LIMIT 1`,
+    [key],
+  )) as [(Vehicle & { assignment_id: number | null; order_id: number; order_number: string })[]];
+  const row = rows[0];
+  if (!row) return undefined;
+  const { assignment_id, order_id, order_number, ...vehicle } = row;
+  return {
+    vehicle,
+    assignment: assignment_id === null ? undefined : { id: Number(assignment_id), order_id, order_number },
+  };
+}
+
+export interface FreeVehiclePage {
+  key: string;
+  limit: number;
+  /** Vehicles to pass over: their locks were refused earlier in the same transaction. */
+  skip: readonly number[];
+}
+
 /**
- * One page of the city's vehicles without an active assignment, least recently released first
- * (never released first of all, then registration order). Busy vehicles are filtered out in
- * SQL through the unique index on the active assignment, so the walk tries O(1) locks however
- * many vehicles of the city are busy.
+ * The first `limit` vehicles of each city without an active assignment, least recently
+ * released first (never released first of all, then registration order), in one statement;
+ * grouped by city in that order. Busy vehicles are filtered out in SQL through the unique index
+ * on the active assignment, so the walk tries O(1) locks however many vehicles of the city are
+ * busy.
  */
 export async function findFreeVehicles(
   trx: Knex.Transaction,
-  key: string,
-  limit: number,
-  offset: number,
+  pages: readonly FreeVehiclePage[],
 ): Promise<Vehicle[]> {
-  // Plain SQL: it runs for every allocation, and knex's builder costs as much CPU as the round trip.
+  if (pages.length === 0) return [];
+  const part = (page: FreeVehiclePage) =>
+    `(SELECT v.id, v.vehicle_number, v.vehicle_key, v.city, v.city_key, v.last_released_at FROM vehicles v
+      WHERE v.city_key = ?${page.skip.length > 0 ? ' AND v.id NOT IN (?)' : ''}
+        AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.active_vehicle_id = v.id)
+      ORDER BY v.last_released_at, v.id LIMIT ?)`;
+  // Plain SQL: it runs for every batch of orders, and knex's builder costs as much CPU as the round trip.
   const [rows] = (await trx.raw(
-    `SELECT v.id, v.vehicle_number, v.vehicle_key, v.city, v.city_key FROM vehicles v
-     WHERE v.city_key = ?
-       AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.active_vehicle_id = v.id)
-     ORDER BY v.last_released_at, v.id LIMIT ? OFFSET ?`,
-    [key, limit, offset],
-  )) as [Vehicle[]];
-  return rows;
+    `${pages.map(part).join(' UNION ALL ')} ORDER BY city_key, last_released_at, id`,
+    pages.flatMap((p) => (p.skip.length > 0 ? [p.key, [...p.skip], p.limit] : [p.key, p.limit])),
+  )) as [(Vehicle & { last_released_at: unknown })[]];
+  return rows.map(({ id, vehicle_number, vehicle_key, city, city_key }) => ({
+    id,
+    vehicle_number,
+    vehicle_key,
+    city,
+    city_key,
+  }));
 }
 
-export async function countVehiclesOfCity(db: Db, key: string, trx?: Knex.Transaction): Promise<number> {
-  const row = (await (trx ?? db)('vehicles').where({ city_key: key }).count({ n: '*' }).first()) as
-    { n: number } | undefined;
-  return Number(row?.n ?? 0);
-}
-
-export async function markVehicleReleased(db: Db, vehicleId: number, trx?: Knex.Transaction): Promise<void> {
-  await (trx ?? db).raw('UPDATE vehicles SET last_released_at = NOW(3), updated_at = NOW(3) WHERE id = ?', [
-    vehicleId,
-  ]);
+/** Which of these cities have any vehicle registered. */
+export async function citiesWithVehicles(
+  trx: Knex.Transaction,
+  keys: readonly string[],
+): Promise<Set<string>> {
+  if (keys.length === 0) return new Set();
+  const [rows] = (await trx.raw('SELECT DISTINCT city_key FROM vehicles WHERE city_key IN (?)', [
+    [...keys],
+  ])) as [{ city_key: string }[]];
+  return new Set(rows.map((r) => r.city_key));
 }

@@ -1,0 +1,265 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createClient } from 'redis';
+import type { Envelope } from '@delivery/common';
+import { uniqueId, waitFor } from '@delivery/common/testing';
+import { cityKey, vehicleKey } from '../src/keys.js';
+import { insertVehicle } from '../src/vehicles/vehicles-repository.js';
+import {
+  TEST_REDIS_URL,
+  assignments,
+  buildConfirmed,
+  linesWith,
+  lockKey,
+  newCity,
+  registerVehicle,
+  startOrderStub,
+  startTestDispatcher,
+  testRedisPrefix,
+  vehicleNo,
+  waitingOrderIds,
+  type OrderStub,
+  type TestDispatcher,
+} from './support.js';
+
+describe('order.confirmed a batch at a time', () => {
+  let stub: OrderStub;
+  let d: TestDispatcher;
+  const redisPrefix = testRedisPrefix();
+
+  before(async () => {
+    stub = await startOrderStub();
+    d = await startTestDispatcher({ orderServiceUrl: stub.url, redisPrefix });
+  });
+  after(async () => {
+    await d?.close();
+    await stub?.stop();
+  });
+
+  /** The consumer loop's call for one fetched batch, made directly so the batch is exactly this. */
+  const handleBatch = (events: Envelope<'order.confirmed'>[]) => d.parts.handlers[0]!.handleBatch!(events);
+
+  /** A vehicle the database knows but no serve has run for yet (a registration cut short). */
+  const addVehicleSilently = (vehicle: string, city: string) =>
+    insertVehicle(d.rt.db, {
+      vehicle_number: vehicle,
+      vehicle_key: vehicleKey(vehicle),
+      city,
+      city_key: cityKey(city),
+    });
+
+  const dispatchedEvents = async (orderIds: number[]) =>
+    (
+      (await d.rt
+        .db('outbox')
+        .where({ topic: 'order.dispatched' })
+        .whereIn(
+          'message_key',
+          orderIds.map((id) => String(id)),
+        )) as { payload: string }[]
+    ).map((r) => JSON.parse(r.payload) as Envelope<'order.dispatched'>);
+
+  it('over two cities with fewer vehicles than orders, the oldest get the vehicles and the rest queue in order', async () => {
+    const [a, b] = [newCity(), newCity()];
+    const fleetA = [vehicleNo(), vehicleNo(), vehicleNo()];
+    const fleetB = [vehicleNo(), vehicleNo()];
+    // B has an order waiting from before; its vehicles arrived without serving it.
+    const older = buildConfirmed({ city: b });
+    await handleBatch([older]);
+    assert.deepEqual(await waitingOrderIds(d.rt, cityKey(b)), [older.data.orderId]);
+    for (const v of fleetA) assert.equal((await registerVehicle(d.url, v, a)).status, 201);
+    for (const v of fleetB) await addVehicleSilently(v, b);
+
+    const [a1, b1, a2, b2, a3, a4, b3] = [a, b, a, b, a, a, b].map((city) => buildConfirmed({ city }));
+    await handleBatch([a1!, b1!, a2!, b2!, a3!, a4!, b3!]);
+
+    const active = (await assignments(d.rt, { status: 'ACTIVE' })).filter((x) =>
+      [cityKey(a), cityKey(b)].includes(x.city_key),
+    );
+    const vehicleOf = new Map(active.map((x) => [x.order_id, x.vehicle_number]));
+    assert.deepEqual(
+      [a1!, a2!, a3!].map((o) => vehicleOf.get(o.data.orderId)),
+      fleetA,
+      'A: the three oldest, each the least recently released vehicle left',
+    );
+    assert.deepEqual(
+      [older, b1!].map((o) => vehicleOf.get(o.data.orderId)),
+      fleetB,
+      'B: the order that waited before the batch first, then the oldest of the batch',
+    );
+    assert.equal(active.length, 5);
+    assert.deepEqual(await waitingOrderIds(d.rt, cityKey(a)), [a4!.data.orderId]);
+    assert.deepEqual(await waitingOrderIds(d.rt, cityKey(b)), [b2!.data.orderId, b3!.data.orderId]);
+    for (const x of active)
+      assert.equal(await d.redis.get(lockKey(redisPrefix, x.vehicle_number)), String(x.order_id));
+
+    // Every log line and event under its own order's flow.
+    for (const o of [a1!, a2!, a3!, older, b1!]) {
+      const lines = linesWith(d.rt, `Vehicle allocated for order ${o.data.orderNumber}`);
+      assert.equal(lines.length, 1, o.data.orderNumber);
+      assert.equal(lines[0]!.correlationId, o.correlationId);
+    }
+    for (const o of [a4!, b2!, b3!]) {
+      const lines = linesWith(d.rt, 'All vehicles occupied').filter(
+        (l) => l.orderNumber === o.data.orderNumber,
+      );
+      assert.equal(lines.length, 1, o.data.orderNumber);
+      assert.equal(lines[0]!.correlationId, o.correlationId);
+    }
+    const events = await dispatchedEvents(active.map((x) => x.order_id));
+    assert.equal(events.length, 5);
+    const confirmed = new Map([a1!, a2!, a3!, older, b1!].map((o) => [o.data.orderId, o]));
+    for (const e of events) {
+      assert.equal(e.correlationId, confirmed.get(e.data.orderId)!.correlationId);
+      assert.equal(e.data.vehicleNumber, vehicleOf.get(e.data.orderId));
+    }
+
+    // Handling the same batch again (a retry after a failure) changes nothing.
+    await handleBatch([a1!, b1!, a2!, b2!, a3!, a4!, b3!]);
+    assert.equal((await assignments(d.rt)).filter((x) => confirmed.has(x.order_id)).length, 5);
+    assert.equal((await dispatchedEvents([...confirmed.keys()])).length, 5);
+    assert.deepEqual(await waitingOrderIds(d.rt, cityKey(b)), [b2!.data.orderId, b3!.data.orderId]);
+  });
+
+  it('when one batch holds the same order.confirmed twice (and a second event for that order), the order gets one assignment', async () => {
+    const city = newCity();
+    for (const v of [vehicleNo(), vehicleNo()]) await registerVehicle(d.url, v, city);
+    const order = buildConfirmed({ city });
+    const again = buildConfirmed({ city, orderId: order.data.orderId });
+
+    await handleBatch([order, order, again]);
+
+    const rows = (await assignments(d.rt)).filter((x) => x.order_id === order.data.orderId);
+    assert.equal(rows.length, 1);
+    assert.equal((await dispatchedEvents([order.data.orderId])).length, 1);
+    assert.equal(linesWith(d.rt, `Vehicle allocated for order ${order.data.orderNumber}`).length, 1);
+    assert.equal(
+      linesWith(d.rt, 'order has a vehicle already; event ignored').filter(
+        (l) => l.orderId === order.data.orderId,
+      ).length,
+      2,
+      'each repeat is reported as ignored',
+    );
+    assert.deepEqual(await waitingOrderIds(d.rt, cityKey(city)), []);
+  });
+
+  it('when a lock in the walk is refused, the older order still gets the vehicle and the newest waits', async () => {
+    const city = newCity();
+    const [v1, v2] = [vehicleNo(), vehicleNo()];
+    for (const v of [v1, v2]) await registerVehicle(d.url, v, city);
+    // v1 comes first in the walk, but a lock the database does not know of holds it.
+    await d.redis.set(lockKey(redisPrefix, v1), 'someone-else', {
+      expiration: { type: 'PX', value: 60_000 },
+    });
+    const [o1, o2] = [buildConfirmed({ city }), buildConfirmed({ city })];
+
+    await handleBatch([o1, o2]);
+
+    const rows = (await assignments(d.rt)).filter((x) => x.city_key === cityKey(city));
+    assert.deepEqual(
+      rows.map((x) => [x.order_id, x.vehicle_number]),
+      [[o1.data.orderId, v2]],
+    );
+    assert.deepEqual(await waitingOrderIds(d.rt, cityKey(city)), [o2.data.orderId]);
+    assert.equal(await d.redis.get(lockKey(redisPrefix, v2)), String(o1.data.orderId));
+    assert.equal(await d.redis.get(lockKey(redisPrefix, v1)), 'someone-else');
+  });
+
+  it('when the final guard refuses the multi-row insert, the city is walked one order at a time and still served oldest first', async () => {
+    const city = newCity();
+    const [v1, v2] = [vehicleNo(), vehicleNo()];
+    await registerVehicle(d.url, v1, city);
+    const carried = buildConfirmed({ city });
+    await handleBatch([carried]);
+    await addVehicleSilently(v2, city);
+    // A queue row for an order that has its vehicle: the batch pairs it with v2 and the
+    // assignment insert is refused by the one-assignment-per-order index.
+    await d.rt.db('waiting_orders').insert({
+      order_id: carried.data.orderId,
+      order_number: carried.data.orderNumber,
+      city,
+      city_key: cityKey(city),
+      correlation_id: carried.correlationId,
+    });
+    const order = buildConfirmed({ city });
+
+    await handleBatch([order]);
+
+    const rows = (await assignments(d.rt)).filter((x) => x.city_key === cityKey(city));
+    assert.deepEqual(
+      rows.map((x) => [x.order_id, x.vehicle_number, x.status]),
+      [
+        [carried.data.orderId, v1, 'ACTIVE'],
+        [order.data.orderId, v2, 'ACTIVE'],
+      ],
+    );
+    assert.deepEqual(await waitingOrderIds(d.rt, cityKey(city)), []);
+    assert.equal(await d.redis.get(lockKey(redisPrefix, v2)), String(order.data.orderId));
+    assert.equal(await d.redis.get(lockKey(redisPrefix, v1)), String(carried.data.orderId));
+  });
+
+  it('in a city of 1,000 vehicles with 999 busy, an allocation costs one Redis command and a full city none', async () => {
+    const city = `Crowded ${uniqueId()}`;
+    const tag = `C${uniqueId().toUpperCase()}`;
+    const fleet = Array.from({ length: 1_000 }, (_, i) => `${tag}-${i}`);
+    await d.rt
+      .db('vehicles')
+      .insert(
+        fleet.map((v) => ({ vehicle_number: v, vehicle_key: vehicleKey(v), city, city_key: cityKey(city) })),
+      );
+    const ids = (await d.rt
+      .db('vehicles')
+      .where({ city_key: cityKey(city) })
+      .orderBy('id')
+      .pluck('id')) as number[];
+    // Every vehicle but the last carries an order, with its lock, as allocations leave them.
+    const busy = ids.slice(0, -1).map((vehicle_id, i) => ({
+      order_id: 5_000_000 + i,
+      order_number: `ORD-B${i}`,
+      vehicle_id,
+      city_key: cityKey(city),
+    }));
+    await d.rt.db('assignments').insert(busy);
+    await Promise.all(
+      busy.map((x, i) =>
+        d.redis.set(lockKey(redisPrefix, fleet[i]!), String(x.order_id), {
+          expiration: { type: 'PX', value: 3_600_000 },
+        }),
+      ),
+    );
+
+    const monitor = createClient({ url: TEST_REDIS_URL });
+    await monitor.connect();
+    const seen: string[] = [];
+    await monitor.monitor((line: string) => seen.push(line));
+    /** The commands naming this city's locks, up to a marker sent last: MONITOR keeps their order. */
+    const cityCommands = async () => {
+      const marker = `${redisPrefix}marker-${uniqueId()}`;
+      await d.redis.get(marker);
+      const end = await waitFor(() => {
+        const i = seen.findIndex((l) => l.includes(marker));
+        return i >= 0 && i + 1;
+      });
+      const lines = seen.splice(0, end);
+      return lines.filter((l) => l.includes(`vehicle-lock:${tag}-`));
+    };
+    try {
+      await cityCommands();
+      const order = buildConfirmed({ city });
+      await handleBatch([order]);
+      const commands = await cityCommands();
+
+      const mine = (await assignments(d.rt)).find((x) => x.order_id === order.data.orderId);
+      assert.equal(mine?.vehicle_number, fleet[999], 'the one free vehicle');
+      assert.equal(commands.length, 1, commands.join('\n'));
+      assert.match(commands[0]!, /"set" .*"nx".*"get"/i, 'SET NX PX GET');
+
+      const late = buildConfirmed({ city });
+      await handleBatch([late]);
+      assert.deepEqual(await cityCommands(), [], 'with every vehicle busy, no lock is even tried');
+      assert.deepEqual(await waitingOrderIds(d.rt, cityKey(city)), [late.data.orderId]);
+    } finally {
+      await monitor.destroy();
+    }
+  });
+});
