@@ -9,7 +9,7 @@ import {
   type TestRuntime,
 } from '@delivery/common/testing';
 import { createApp } from '../src/app.js';
-import { applyInventoryResult } from '../src/orders/apply-inventory-result.js';
+import { applyInventoryResults } from '../src/orders/apply-inventory-result.js';
 import { ORDER_MIGRATIONS } from './support.js';
 
 const TOKEN = 'orders-token-0123456789';
@@ -40,10 +40,9 @@ describe('with INTERNAL_TOKEN set, PATCH /orders/:id needs it', () => {
     });
     assert.equal(placed.status, 201);
     const { id, orderNumber } = placed.body;
-    await applyInventoryResult(
-      rt,
+    await applyInventoryResults(rt, [
       envelope('order.inventory.updated', { orderId: id, orderNumber, status: 'RESERVED' }),
-    );
+    ]);
     return id;
   }
 

@@ -10,7 +10,7 @@ import {
   type TestRuntime,
 } from '@delivery/common/testing';
 import { createApp } from '../src/app.js';
-import { applyInventoryResult } from '../src/orders/apply-inventory-result.js';
+import { applyInventoryResults } from '../src/orders/apply-inventory-result.js';
 import type { Order } from '../src/orders/orders-repository.js';
 import { ORDER_MIGRATIONS } from './support.js';
 
@@ -55,14 +55,13 @@ describe('order-service HTTP API', () => {
 
   /** Moves a placed order on the way the consumer would, through the same domain function. */
   async function confirm(order: OrderJson) {
-    await applyInventoryResult(
-      rt,
+    await applyInventoryResults(rt, [
       envelope('order.inventory.updated', {
         orderId: order.id,
         orderNumber: order.orderNumber,
         status: 'RESERVED',
       }),
-    );
+    ]);
   }
 
   describe('POST /orders', () => {

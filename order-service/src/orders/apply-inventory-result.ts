@@ -1,45 +1,86 @@
-import { enqueueEvent, markEventProcessed, type Envelope, type Knex } from '@delivery/common';
-import { lockOrderOfEvent, orderEventData } from './order-events.js';
-import { canMove, statusesBefore } from './order-status.js';
+import {
+  enqueueEvents,
+  markEventsProcessed,
+  runWithCorrelationId,
+  type Envelope,
+  type NewEvent,
+} from '@delivery/common';
+import { lockOrdersOfEvents, moveLocked, orderEventData } from './order-events.js';
+import { canMove, type OrderStatus } from './order-status.js';
 import type { OrdersDeps } from './orders-deps.js';
-import { updateOrderStatus, type Order } from './orders-repository.js';
+import type { Order } from './orders-repository.js';
 
 type InventoryUpdated = Envelope<'order.inventory.updated'>;
 type Outcome = 'confirmed' | 'rejected' | 'duplicate' | 'ignored';
 
+/** What became of one event; `orderStatus` is the status it found (the log says why it was ignored). */
+interface Decision {
+  event: InventoryUpdated;
+  outcome: Outcome;
+  order?: Order;
+  orderStatus?: OrderStatus;
+}
+
 /**
- * order.inventory.updated: RESERVED confirms a PENDING order and emits order.confirmed in the
- * same transaction; REJECTED rejects it. A repeated or late event changes nothing.
+ * order.inventory.updated, a batch in one transaction: RESERVED confirms a PENDING order and
+ * emits order.confirmed in the same transaction; REJECTED rejects it. A repeated or late event
+ * changes nothing. The batch's orders are locked at once and the events decided in order against
+ * them, so two events of one order see each other; then one UPDATE per outcome and one outbox
+ * INSERT, whatever the batch size.
  */
-export async function applyInventoryResult(deps: OrdersDeps, event: InventoryUpdated): Promise<void> {
-  const { outcome, order } = await deps.db.transaction(async (trx) => {
-    if (!(await markEventProcessed(trx, event))) return { outcome: 'duplicate' as const, order: undefined };
-    const locked = await lockOrderOfEvent(trx, event.data.orderId);
-    return { outcome: await decide(trx, locked, event), order: locked };
+export async function applyInventoryResults(
+  deps: OrdersDeps,
+  events: readonly InventoryUpdated[],
+): Promise<void> {
+  const { decisions, envelopes } = await deps.db.transaction(async (trx) => {
+    const recorded = await markEventsProcessed(trx, events);
+    // Set.delete is true once per id: a second copy of an event in the batch is a duplicate.
+    const isFresh = events.map((e) => recorded.delete(e.eventId));
+    const fresh = events.filter((_, i) => isFresh[i]);
+    const reserved = fresh.filter((e) => e.data.status === 'RESERVED').map((e) => e.data.orderId);
+    const orders = await lockOrdersOfEvents(trx, fresh, reserved);
+    const decisions = events.map((event, i): Decision =>
+      isFresh[i] ? decide(orders.get(event.data.orderId)!, event) : { event, outcome: 'duplicate' },
+    );
+    const confirmed = decisions.filter((d) => d.outcome === 'confirmed');
+    await moveLocked(
+      trx,
+      confirmed.map((d) => ({ id: d.order!.id })),
+      'CONFIRMED',
+    );
+    await moveLocked(trx, decisions.filter((d) => d.outcome === 'rejected').map(rejection), 'REJECTED');
+    const envelopes = await enqueueEvents(trx, confirmed.map(confirmation));
+    return { decisions, envelopes };
   });
-  if (outcome === 'confirmed') deps.relay.notify();
-  report(deps, event, outcome, order);
+  if (envelopes.length > 0) deps.relay.notify(envelopes);
+  for (const decision of decisions)
+    runWithCorrelationId(decision.event.correlationId, () => report(deps, decision));
 }
 
-async function decide(trx: Knex.Transaction, order: Order, { data }: InventoryUpdated): Promise<Outcome> {
-  const to = data.status === 'RESERVED' ? 'CONFIRMED' : 'REJECTED';
-  if (!canMove(order.status, to)) return 'ignored';
-  if (to === 'REJECTED') {
-    const rejectionReason = (data.reason ?? 'Rejected by inventory').slice(0, 500);
-    const moved = await updateOrderStatus(trx, order.id, statusesBefore(to), { status: to, rejectionReason });
-    return moved ? 'rejected' : 'ignored';
-  }
-  if (!(await updateOrderStatus(trx, order.id, statusesBefore(to), { status: to }))) return 'ignored';
-  await enqueueEvent(trx, { type: 'order.confirmed', key: order.id, data: orderEventData(order) });
-  return 'confirmed';
+/** Decides one event against the locked order and applies the move to it in memory. */
+function decide(order: Order, event: InventoryUpdated): Decision {
+  const to = event.data.status === 'RESERVED' ? 'CONFIRMED' : 'REJECTED';
+  const orderStatus = order.status;
+  if (!canMove(orderStatus, to)) return { event, outcome: 'ignored', order, orderStatus };
+  order.status = to;
+  return { event, outcome: to === 'CONFIRMED' ? 'confirmed' : 'rejected', order, orderStatus };
 }
 
-function report(
-  { logger }: OrdersDeps,
-  event: InventoryUpdated,
-  outcome: Outcome,
-  order: Order | undefined,
-): void {
+/** order.confirmed, in the flow of the event that confirmed the order. */
+function confirmation({ order, event }: Decision): NewEvent<'order.confirmed'> {
+  return {
+    type: 'order.confirmed',
+    key: order!.id,
+    data: orderEventData(order!),
+    correlationId: event.correlationId,
+  };
+}
+
+function rejection({ order, event }: Decision) {
+  return { id: order!.id, rejectionReason: (event.data.reason ?? 'Rejected by inventory').slice(0, 500) };
+}
+
+function report({ logger }: OrdersDeps, { event, outcome, order, orderStatus }: Decision): void {
   const { orderId, orderNumber, status, reason } = event.data;
   const fields = { orderId, orderNumber: order?.orderNumber ?? orderNumber, eventId: event.eventId };
   if (outcome === 'confirmed') logger.info(fields, `Order confirmed ${fields.orderNumber}`);
@@ -47,7 +88,7 @@ function report(
   else if (outcome === 'duplicate') logger.debug(fields, 'order.inventory.updated already applied; skipped');
   else
     logger.debug(
-      { ...fields, status, orderStatus: order?.status },
-      `order.inventory.updated ${status} ignored: order is ${order?.status}`,
+      { ...fields, status, orderStatus },
+      `order.inventory.updated ${status} ignored: order is ${orderStatus}`,
     );
 }

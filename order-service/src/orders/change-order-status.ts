@@ -1,7 +1,7 @@
 import { AppError } from '@delivery/common';
 import { MANUAL_STATUSES, canMove, statusesBefore, type OrderStatus } from './order-status.js';
 import type { OrdersDeps } from './orders-deps.js';
-import { findOrderById, updateOrderStatus, type Order } from './orders-repository.js';
+import { findOrderById, moveOrders, type Order } from './orders-repository.js';
 
 /** PATCH /orders/:id: the current status is a no-op, a forward move is applied, anything else is 409. */
 export async function changeOrderStatus(
@@ -11,7 +11,7 @@ export async function changeOrderStatus(
 ): Promise<Order> {
   // The usual case in one guarded statement, no transaction: the move happens only from a status
   // it may come from. Anything else (no-op, backward, unknown order) is decided under the lock.
-  if (MANUAL_STATUSES.includes(to) && (await updateOrderStatus(db, id, statusesBefore(to), { status: to }))) {
+  if (MANUAL_STATUSES.includes(to) && (await moveOrders(db, [{ id }], statusesBefore(to), to)) > 0) {
     const moved = await findOrderById(db, id);
     if (!moved) throw new Error(`order ${id} vanished after its status changed`);
     logChange(logger, moved, to);
@@ -28,7 +28,7 @@ export async function changeOrderStatus(
         409,
       );
     }
-    await updateOrderStatus(trx, id, statusesBefore(to), { status: to });
+    await moveOrders(trx, [{ id }], statusesBefore(to), to);
     return { order: await findOrderById(trx, id), changed: true };
   });
   if (!order) throw new Error(`order ${id} vanished inside its own transaction`);

@@ -39,7 +39,10 @@ export const orderRouteDocs: RouteDoc[] = [
     summary: 'List orders, newest first',
     tags,
     query: listOrdersQuery,
-    responses: { 200: { description: 'orders', schema: z.array(orderResponse) }, 400: { description: 'bad query' } },
+    responses: {
+      200: { description: 'orders', schema: z.array(orderResponse) },
+      400: { description: 'bad query' },
+    },
   },
   {
     method: 'get',

@@ -67,24 +67,54 @@ async function write(db: Knex, sql: string, bindings: readonly unknown[]): Promi
   return result;
 }
 
-/** Inserts the order and its items; returns the new id. */
-export async function insertOrder(db: Knex, order: NewOrder): Promise<number> {
-  const { insertId: id } = await write(
+/**
+ * Inserts the orders, their items and their order numbers (orderNumberFor in SQL), all stamped
+ * `at` (written explicitly so the caller can answer with it); returns the ids in input order.
+ * One multi-row INSERT gets consecutive auto-increment ids from the insertId mysql2 returns, in
+ * steps of @@auto_increment_increment: InnoDB allocates a "simple insert" (row count known) its
+ * ids at once in every innodb_autoinc_lock_mode. The order-number UPDATE must then match exactly
+ * our rows, which checks it. Three statements for any number of orders.
+ */
+export async function insertOrders(db: Knex, orders: readonly NewOrder[], at: Date): Promise<number[]> {
+  const { insertId: first } = await write(
     db,
-    'INSERT INTO orders (customer_id, city, total_amount) VALUES (?, ?, ?)',
-    [order.customerId, order.city, order.totalAmount],
+    `INSERT INTO orders (customer_id, city, total_amount, created_at, updated_at) VALUES ${orders.map(() => '(?, ?, ?, ?, ?)').join(', ')}`,
+    orders.flatMap((o) => [o.customerId, o.city, o.totalAmount, at, at]),
   );
-  if (!id) throw new Error('insert into orders returned no id');
+  if (!first) throw new Error('insert into orders returned no id');
+  const step = await autoIncrementStep(db);
+  const ids = orders.map((_, k) => first + k * step);
+  const items = orders.flatMap((o, k) =>
+    o.items.map((item) => [ids[k], item.productId, item.price, item.quantity]),
+  );
   await write(
     db,
-    `INSERT INTO order_items (order_id, product_id, price, quantity) VALUES ${order.items.map(() => '(?, ?, ?, ?)').join(', ')}`,
-    order.items.flatMap((item) => [id, item.productId, item.price, item.quantity]),
+    `INSERT INTO order_items (order_id, product_id, price, quantity) VALUES ${items.map(() => '(?, ?, ?, ?)').join(', ')}`,
+    items.flat(),
   );
-  return id;
+  // orderNumberFor(id): LPAD alone would cut ids of 7 digits or more down to 6.
+  const { affectedRows } = await write(
+    db,
+    `UPDATE orders SET order_number = CONCAT('ORD-', LPAD(id, GREATEST(6, CHAR_LENGTH(id)), '0'))
+     WHERE id BETWEEN ? AND ?`,
+    [first, ids.at(-1)],
+  );
+  if (affectedRows !== orders.length)
+    throw new Error(
+      `ids ${first}..${ids.at(-1)} hold ${affectedRows} rows, not the ${orders.length} inserted`,
+    );
+  return ids;
 }
 
-export async function setOrderNumber(db: Knex, id: number, orderNumber: string): Promise<void> {
-  await write(db, 'UPDATE orders SET order_number = ? WHERE id = ?', [orderNumber, id]);
+let step: number | undefined;
+
+/** The server's auto-increment step (1 unless set for multi-primary replication); read once. */
+async function autoIncrementStep(db: Knex): Promise<number> {
+  if (step === undefined) {
+    const [[row]] = (await db.raw('SELECT @@auto_increment_increment AS step')) as [{ step: number }[]];
+    step = Number(row?.step ?? 1);
+  }
+  return step;
 }
 
 /** The order and its items in one round trip; `forUpdate` locks the order row (and its item rows). */
@@ -93,18 +123,40 @@ export async function findOrderById(
   id: number,
   { forUpdate = false } = {},
 ): Promise<Order | undefined> {
+  return (await findOrdersByIds(db, [id], { itemsOf: [id], forUpdate })).get(id);
+}
+
+/**
+ * Several orders by id in one statement, keyed by id; missing ids are absent. Items are read
+ * only for the orders in `itemsOf` (the others get an empty list); `forUpdate` locks the rows read.
+ */
+export async function findOrdersByIds(
+  db: Knex,
+  ids: readonly number[],
+  { itemsOf = [], forUpdate = false }: { itemsOf?: readonly number[]; forUpdate?: boolean } = {},
+): Promise<Map<number, Order>> {
+  const withItems = itemsOf.length > 0;
   const [rows] = (await db.raw(
-    `SELECT o.*, i.id AS item_id, i.product_id, i.price AS item_price, i.quantity
-     FROM orders o LEFT JOIN order_items i ON i.order_id = o.id
-     WHERE o.id = ? ORDER BY i.id${forUpdate ? ' FOR UPDATE' : ''}`,
-    [id],
-  )) as [(OrderRow & JoinedItem)[]];
-  const [row] = rows;
-  if (!row) return undefined;
-  const items = rows
-    .filter((r) => r.item_id !== null)
-    .map((r) => ({ order_id: r.id, product_id: r.product_id!, price: r.item_price!, quantity: r.quantity! }));
-  return toOrder(row, items);
+    withItems
+      ? `SELECT o.*, i.id AS item_id, i.product_id, i.price AS item_price, i.quantity
+         FROM orders o LEFT JOIN order_items i ON i.order_id = o.id AND o.id IN (?)
+         WHERE o.id IN (?) ORDER BY o.id, i.id${forUpdate ? ' FOR UPDATE' : ''}`
+      : `SELECT o.* FROM orders o WHERE o.id IN (?) ORDER BY o.id${forUpdate ? ' FOR UPDATE' : ''}`,
+    withItems ? [[...itemsOf], [...ids]] : [[...ids]],
+  )) as [(OrderRow & Partial<JoinedItem>)[]];
+  const byId = new Map<number, { row: OrderRow; items: ItemRow[] }>();
+  for (const r of rows) {
+    const entry = byId.get(r.id) ?? { row: r, items: [] };
+    byId.set(r.id, entry);
+    if (r.item_id != null)
+      entry.items.push({
+        order_id: r.id,
+        product_id: r.product_id!,
+        price: r.item_price!,
+        quantity: r.quantity!,
+      });
+  }
+  return new Map([...byId].map(([id, { row, items }]) => [id, toOrder(row, items)]));
 }
 
 interface JoinedItem {
@@ -129,41 +181,64 @@ export async function listOrders(db: Knex, { status, city, limit }: OrderFilter)
   return withItems(db, rows);
 }
 
-/**
- * Moves the order to `to` only if its status is still one of `from`: the guard that keeps status
- * forward-only even without a lock. Returns whether the row changed.
- */
-export async function updateOrderStatus(
-  db: Knex,
-  id: number,
-  from: readonly OrderStatus[],
-  changes: { status: OrderStatus; vehicleNumber?: string; rejectionReason?: string },
-): Promise<boolean> {
-  const set = ['status = ?'];
-  const values: unknown[] = [changes.status];
-  if (changes.vehicleNumber !== undefined) {
-    set.push('vehicle_number = ?');
-    values.push(changes.vehicleNumber);
-  }
-  if (changes.rejectionReason !== undefined) {
-    set.push('rejection_reason = ?');
-    values.push(changes.rejectionReason);
-  }
-  const { affectedRows } = await write(
-    db,
-    `UPDATE orders SET ${set.join(', ')}, updated_at = NOW(3) WHERE id = ? AND status IN (?)`,
-    [...values, id, [...from]],
-  );
-  return affectedRows > 0;
+/** What one order of a batched move gets besides its status. */
+export interface OrderChange {
+  id: number;
+  vehicleNumber?: string;
+  rejectionReason?: string;
 }
 
-/** Records the vehicle without touching the status (an order delivered before its dispatch event). */
-export async function setVehicleIfMissing(db: Knex, id: number, vehicleNumber: string): Promise<boolean> {
-  const updated = await db('orders')
-    .where({ id })
-    .whereNull('vehicle_number')
-    .update({ vehicle_number: vehicleNumber, updated_at: db.fn.now(3) });
-  return updated > 0;
+const PER_ORDER_COLUMNS = { vehicleNumber: 'vehicle_number', rejectionReason: 'rejection_reason' } as const;
+
+/** SET clauses giving each order its own value (a CASE on the id) for the fields the changes carry. */
+function perOrderValues(changes: readonly OrderChange[]): { set: string[]; values: unknown[] } {
+  const set: string[] = [];
+  const values: unknown[] = [];
+  for (const [field, column] of Object.entries(PER_ORDER_COLUMNS) as [
+    keyof typeof PER_ORDER_COLUMNS,
+    string,
+  ][]) {
+    const given = changes.filter((c) => c[field] !== undefined);
+    if (given.length === 0) continue;
+    set.push(`${column} = CASE id ${given.map(() => 'WHEN ? THEN ?').join(' ')} ELSE ${column} END`);
+    values.push(...given.flatMap((c) => [c.id, c[field]]));
+  }
+  return { set, values };
+}
+
+/**
+ * Moves the orders to `to` in one statement, each only if its status is still one of `from`:
+ * the guard that keeps status forward-only even without a lock. Returns how many rows changed.
+ */
+export async function moveOrders(
+  db: Knex,
+  changes: readonly OrderChange[],
+  from: readonly OrderStatus[],
+  to: OrderStatus,
+): Promise<number> {
+  if (changes.length === 0) return 0;
+  const { set, values } = perOrderValues(changes);
+  const { affectedRows } = await write(
+    db,
+    `UPDATE orders SET ${['status = ?', ...set].join(', ')}, updated_at = NOW(3) WHERE id IN (?) AND status IN (?)`,
+    [to, ...values, changes.map((c) => c.id), [...from]],
+  );
+  return affectedRows;
+}
+
+/** Records each order's vehicle without touching the status (orders delivered before their dispatch event). */
+export async function setVehiclesIfMissing(
+  db: Knex,
+  changes: readonly (OrderChange & { vehicleNumber: string })[],
+): Promise<number> {
+  if (changes.length === 0) return 0;
+  const { set, values } = perOrderValues(changes);
+  const { affectedRows } = await write(
+    db,
+    `UPDATE orders SET ${set.join(', ')}, updated_at = NOW(3) WHERE id IN (?) AND vehicle_number IS NULL`,
+    [...values, changes.map((c) => c.id)],
+  );
+  return affectedRows;
 }
 
 async function withItems(db: Knex, rows: OrderRow[]): Promise<Order[]> {

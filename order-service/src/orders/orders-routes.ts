@@ -4,14 +4,15 @@ import { changeOrderStatus } from './change-order-status.js';
 import { findOrders, getOrder } from './order-queries.js';
 import { changeStatusBody, listOrdersQuery, orderIdParam, placeOrderBody } from './order-schemas.js';
 import type { OrdersDeps } from './orders-deps.js';
-import { placeOrder } from './place-order.js';
+import { orderPlacer } from './place-order.js';
 
 export function registerOrderRoutes(app: Express, deps: OrdersDeps, internalToken?: string): void {
   const scoped = { ...deps, logger: deps.logger.child({ module: 'orders' }) };
+  const placeOrder = orderPlacer(scoped);
 
   app.post('/orders', async (req, res) => {
     const input = placeOrderBody.parse(req.body);
-    const order = await placeOrder(scoped, input);
+    const order = await placeOrder(input);
     res.status(201).location(`/orders/${order.id}`).json(order);
   });
 

@@ -1,31 +1,118 @@
-import { enqueueEvent } from '@delivery/common';
-import { formatCents, numberToCents } from './money.js';
+import { coalesce, currentCorrelationId, enqueueEvents, newCorrelationId } from '@delivery/common';
+import { centsToNumber, formatCents, numberToCents, toCents } from './money.js';
 import { orderEventData } from './order-events.js';
 import { totalCents, type PlaceOrderInput } from './order-schemas.js';
 import type { OrdersDeps } from './orders-deps.js';
-import { findOrderById, insertOrder, setOrderNumber, type Order } from './orders-repository.js';
+import { insertOrders, type NewOrder, type Order } from './orders-repository.js';
 
 /** ORD-000123: readable, and unique because the id is. */
 export function orderNumberFor(id: number): string {
   return `ORD-${String(id).padStart(6, '0')}`;
 }
 
-/** The order, its items and order.created commit together: the event cannot be lost or invented. */
-export async function placeOrder({ db, relay, logger }: OrdersDeps, input: PlaceOrderInput): Promise<Order> {
-  const order = await db.transaction(async (trx) => {
-    const id = await insertOrder(trx, {
-      customerId: input.customerId,
-      city: input.city,
-      totalAmount: formatCents(totalCents(input.items)),
-      items: input.items.map((i) => ({ ...i, price: formatCents(numberToCents(i.price)) })),
+/** One POST /orders waiting to be written: its order, and the request's flow for its event. */
+interface Placement {
+  order: NewOrder;
+  correlationId: string;
+}
+
+/**
+ * POST /orders. Requests that arrive while orders are being written are written together in one
+ * transaction (group commit; an idle service writes each at once): with the statement as the
+ * unit of cost, a batch costs about what one order did. Validation happened before, so a bad
+ * input never enters a batch; a batch that fails before its COMMIT is retried one order at a time
+ * by coalesce, so each caller gets its own order's error.
+ */
+export function orderPlacer(deps: OrdersDeps): (input: PlaceOrderInput) => Promise<Order> {
+  // Two transactions in flight at most; the rest of the pool stays for reads and the consumer.
+  const place = coalesce((batch: Placement[]) => placeOrders(deps, batch), { maxBatch: 100, concurrency: 2 });
+  return async (input) => {
+    // The batch is written outside this request's async context: carry its correlation id along.
+    const order = await place({
+      order: newOrder(input),
+      correlationId: currentCorrelationId() ?? newCorrelationId(),
     });
-    await setOrderNumber(trx, id, orderNumberFor(id));
-    const placed = await findOrderById(trx, id);
-    if (!placed) throw new Error(`order ${id} vanished inside its own transaction`);
-    await enqueueEvent(trx, { type: 'order.created', key: id, data: orderEventData(placed) });
-    return placed;
-  });
-  relay.notify();
-  logger.info({ orderId: order.id, orderNumber: order.orderNumber }, `Order placed ${order.orderNumber}`);
-  return order;
+    if ('failed' in order) throw order.failed;
+    deps.logger.info(
+      { orderId: order.id, orderNumber: order.orderNumber },
+      `Order placed ${order.orderNumber}`,
+    );
+    return order;
+  };
+}
+
+function newOrder(input: PlaceOrderInput): NewOrder {
+  return {
+    customerId: input.customerId,
+    city: input.city,
+    totalAmount: formatCents(totalCents(input.items)),
+    items: input.items.map((i) => ({ ...i, price: formatCents(numberToCents(i.price)) })),
+  };
+}
+
+/** What a caller gets when its batch's COMMIT failed: the orders may have been written anyway. */
+interface Unsettled {
+  failed: unknown;
+}
+
+/**
+ * The orders, their items and their order.created events commit together: no event is lost or
+ * invented. The answer is built from what was written (no read-back), with the timestamps the
+ * rows were given, so it equals what GET /orders/:id returns later.
+ *
+ * A failure before COMMIT rolled everything back: it is thrown, and coalesce writes the orders
+ * again one by one. Once COMMIT was sent the outcome is unknown (a connection lost mid-commit),
+ * and writing them again could place them twice: each caller gets the error instead.
+ */
+async function placeOrders(
+  { db, relay }: OrdersDeps,
+  batch: readonly Placement[],
+): Promise<(Order | Unsettled)[]> {
+  // DATETIME(3) keeps milliseconds, which is all a Date has.
+  const at = new Date();
+  let committing = false;
+  try {
+    const { orders, envelopes } = await db.transaction(async (trx) => {
+      const ids = await insertOrders(
+        trx,
+        batch.map((p) => p.order),
+        at,
+      );
+      const orders = batch.map((p, k) => placedOrder(ids[k]!, p.order, at));
+      const envelopes = await enqueueEvents(
+        trx,
+        orders.map((order, k) => ({
+          type: 'order.created' as const,
+          key: order.id,
+          data: orderEventData(order),
+          correlationId: batch[k]!.correlationId,
+        })),
+      );
+      committing = true;
+      return { orders, envelopes };
+    });
+    relay.notify(envelopes);
+    return orders;
+  } catch (err) {
+    if (committing) return batch.map(() => ({ failed: err }));
+    throw err;
+  }
+}
+
+/** The order as GET /orders/:id reads it back: PENDING, no vehicle, amounts from their decimals. */
+function placedOrder(id: number, order: NewOrder, at: Date): Order {
+  const amount = (decimal: string) => centsToNumber(toCents(decimal));
+  return {
+    id,
+    orderNumber: orderNumberFor(id),
+    customerId: order.customerId,
+    city: order.city,
+    status: 'PENDING',
+    items: order.items.map((i) => ({ productId: i.productId, price: amount(i.price), quantity: i.quantity })),
+    totalAmount: amount(order.totalAmount),
+    vehicleNumber: null,
+    rejectionReason: null,
+    createdAt: at,
+    updatedAt: at,
+  };
 }

@@ -1,50 +1,66 @@
-import { markEventProcessed, type Envelope, type Knex } from '@delivery/common';
-import { lockOrderOfEvent } from './order-events.js';
-import { canMove, statusesBefore } from './order-status.js';
+import { markEventsProcessed, runWithCorrelationId, type Envelope } from '@delivery/common';
+import { lockOrdersOfEvents, moveLocked } from './order-events.js';
+import { canMove, type OrderStatus } from './order-status.js';
 import type { OrdersDeps } from './orders-deps.js';
-import { setVehicleIfMissing, updateOrderStatus, type Order } from './orders-repository.js';
+import { setVehiclesIfMissing, type Order } from './orders-repository.js';
 
 type OrderDispatched = Envelope<'order.dispatched'>;
 type Outcome = 'dispatched' | 'vehicle_recorded' | 'duplicate' | 'ignored';
 
+/** What became of one event; `orderStatus` is the status it found (the log says why it was ignored). */
+interface Decision {
+  event: OrderDispatched;
+  outcome: Outcome;
+  order?: Order;
+  orderStatus?: OrderStatus;
+}
+
 /**
- * order.dispatched: a CONFIRMED order becomes DISPATCHED with its vehicle. An order already
- * DELIVERED (the release overtook this event) keeps its status but learns its vehicle.
+ * order.dispatched, a batch in one transaction: a CONFIRMED order becomes DISPATCHED with its
+ * vehicle. An order already DELIVERED (the release overtook this event) keeps its status but
+ * learns its vehicle. The batch's orders are locked at once and the events decided in order
+ * against them; then one UPDATE per outcome, whatever the batch size.
  */
-export async function recordDispatch(deps: OrdersDeps, event: OrderDispatched): Promise<void> {
-  const { orderId, vehicleNumber } = event.data;
-  const { outcome, order } = await deps.db.transaction(async (trx) => {
-    if (!(await markEventProcessed(trx, event))) return { outcome: 'duplicate' as const, order: undefined };
-    // The usual case in one statement, guarded like every move: a CONFIRMED order gets its vehicle.
-    const to = { status: 'DISPATCHED' as const, vehicleNumber };
-    if (await updateOrderStatus(trx, orderId, statusesBefore('DISPATCHED'), to))
-      return { outcome: 'dispatched' as const, order: undefined };
-    const locked = await lockOrderOfEvent(trx, orderId);
-    return { outcome: await decide(trx, locked, vehicleNumber), order: locked };
+export async function recordDispatches(deps: OrdersDeps, events: readonly OrderDispatched[]): Promise<void> {
+  const decisions = await deps.db.transaction(async (trx) => {
+    const recorded = await markEventsProcessed(trx, events);
+    // Set.delete is true once per id: a second copy of an event in the batch is a duplicate.
+    const isFresh = events.map((e) => recorded.delete(e.eventId));
+    const fresh = events.filter((_, i) => isFresh[i]);
+    const orders = await lockOrdersOfEvents(trx, fresh);
+    const decisions = events.map((event, i): Decision =>
+      isFresh[i] ? decide(orders.get(event.data.orderId)!, event) : { event, outcome: 'duplicate' },
+    );
+    const vehicles = (outcome: Outcome) =>
+      decisions
+        .filter((d) => d.outcome === outcome)
+        .map((d) => ({ id: d.order!.id, vehicleNumber: d.event.data.vehicleNumber }));
+    await moveLocked(trx, vehicles('dispatched'), 'DISPATCHED');
+    const recordedVehicles = vehicles('vehicle_recorded');
+    if ((await setVehiclesIfMissing(trx, recordedVehicles)) !== recordedVehicles.length)
+      throw new Error('a locked delivered order already had its vehicle');
+    return decisions;
   });
-  report(deps, event, outcome, order);
+  for (const decision of decisions)
+    runWithCorrelationId(decision.event.correlationId, () => report(deps, decision));
 }
 
-async function decide(trx: Knex.Transaction, order: Order, vehicleNumber: string): Promise<Outcome> {
-  if (canMove(order.status, 'DISPATCHED')) {
-    const moved = await updateOrderStatus(trx, order.id, statusesBefore('DISPATCHED'), {
-      status: 'DISPATCHED',
-      vehicleNumber,
-    });
-    return moved ? 'dispatched' : 'ignored';
+/** Decides one event against the locked order and applies the change to it in memory. */
+function decide(order: Order, event: OrderDispatched): Decision {
+  const orderStatus = order.status;
+  if (canMove(orderStatus, 'DISPATCHED')) {
+    order.status = 'DISPATCHED';
+    order.vehicleNumber = event.data.vehicleNumber;
+    return { event, outcome: 'dispatched', order, orderStatus };
   }
-  if (order.status === 'DELIVERED' && order.vehicleNumber === null) {
-    return (await setVehicleIfMissing(trx, order.id, vehicleNumber)) ? 'vehicle_recorded' : 'ignored';
+  if (orderStatus === 'DELIVERED' && order.vehicleNumber === null) {
+    order.vehicleNumber = event.data.vehicleNumber;
+    return { event, outcome: 'vehicle_recorded', order, orderStatus };
   }
-  return 'ignored';
+  return { event, outcome: 'ignored', order, orderStatus };
 }
 
-function report(
-  { logger }: OrdersDeps,
-  event: OrderDispatched,
-  outcome: Outcome,
-  order: Order | undefined,
-): void {
+function report({ logger }: OrdersDeps, { event, outcome, order, orderStatus }: Decision): void {
   const { orderId, vehicleNumber } = event.data;
   const orderNumber = order?.orderNumber ?? event.data.orderNumber;
   const fields = { orderId, orderNumber, vehicleNumber, eventId: event.eventId };
@@ -52,9 +68,5 @@ function report(
   else if (outcome === 'vehicle_recorded')
     logger.info(fields, `Vehicle recorded for delivered order ${orderNumber}`);
   else if (outcome === 'duplicate') logger.debug(fields, 'order.dispatched already applied; skipped');
-  else
-    logger.debug(
-      { ...fields, orderStatus: order?.status },
-      `order.dispatched ignored: order is ${order?.status}`,
-    );
+  else logger.debug({ ...fields, orderStatus }, `order.dispatched ignored: order is ${orderStatus}`);
 }
