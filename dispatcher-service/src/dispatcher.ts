@@ -2,9 +2,9 @@ import type { Express } from 'express';
 import type { EventHandler, ServiceRuntime } from '@delivery/common';
 import { createApp } from './app.js';
 import type { DispatcherSettings } from './config.js';
-import type { DispatchDeps } from './dispatch/dispatch-deps.js';
+import type { DispatchDeps, ServeDeps } from './dispatch/dispatch-deps.js';
 import { createDispatchMetrics } from './dispatch/dispatch-metrics.js';
-import { createKeyedRounds } from './dispatch/keyed-rounds.js';
+import { createServeRounds } from './dispatch/allocate-vehicle.js';
 import { createLockReconciler, type LockReconciler } from './dispatch/lock-reconciler.js';
 import { orderConfirmedHandler } from './dispatch/order-confirmed-consumer.js';
 import { createVehicleLocks } from './dispatch/vehicle-locks.js';
@@ -30,7 +30,7 @@ export function createDispatcher(
   redis: RedisClient,
   settings: DispatcherSettings,
 ): Dispatcher {
-  const dispatch: DispatchDeps = {
+  const serving: ServeDeps = {
     db: rt.db,
     relay: rt.relay,
     logger: rt.logger.child({ module: 'dispatch' }),
@@ -39,8 +39,8 @@ export function createDispatcher(
       ttlMs: settings.VEHICLE_LOCK_TTL_MS,
     }),
     metrics: createDispatchMetrics(rt.metrics.registry, rt.db),
-    serveRounds: createKeyedRounds(),
   };
+  const dispatch: DispatchDeps = { ...serving, serveRounds: createServeRounds(serving) };
   const orders = createOrdersClient({
     baseUrl: settings.ORDER_SERVICE_URL,
     logger: rt.logger,

@@ -169,4 +169,28 @@ describe('PATCH /dispatch-locations/…/release', () => {
     assert.equal(res.status, 400);
     assert.equal(res.body.error.code, 'validation_failed');
   });
+  it("releases in several cities at once: each city's waiting order gets that city's freed vehicle", async () => {
+    const busy = await Promise.all([newCity(), newCity(), newCity()].map((city) => allocatedVehicle(city)));
+    const next = busy.map(({ city }) => buildConfirmed({ city }));
+    for (const order of next) await publishConfirmed(d.rt, order);
+    const waiting = async () =>
+      (await d.rt.db('waiting_orders').whereIn(
+        'order_id',
+        next.map((o) => o.data.orderId),
+      )) as unknown[];
+    await waitFor(async () => (await waiting()).length === 3, { what: 'the three orders waiting' });
+    // Released together: the serving rounds coalesce them, several cities in one transaction.
+    const answers = await Promise.all(busy.map(({ vehicle }) => release(d.url, `${vehicle}/release`)));
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      [200, 200, 200],
+    );
+    await waitFor(async () => (await waiting()).length === 0, { what: 'nobody waiting' });
+    const rows = await assignments(d.rt);
+    for (const [i, order] of next.entries()) {
+      const active = rows.filter((a) => a.order_id === order.data.orderId && a.status === 'ACTIVE');
+      assert.equal(active.length, 1, `order ${i} has one active assignment`);
+      assert.equal(active[0]!.vehicle_number, busy[i]!.vehicle, `order ${i} got its own city's vehicle`);
+    }
+  });
 });

@@ -1,13 +1,13 @@
-import { enqueueEvents, runWithCorrelationId, type Knex } from '@delivery/common';
+import { coalesce, enqueueEvents, runWithCorrelationId, type Knex } from '@delivery/common';
 import { findFreeVehicles, type Vehicle } from '../vehicles/vehicles-repository.js';
 import { insertAssignments } from './assignments-repository.js';
-import { awaitCityLock, ensureCityLock, lockCities } from './city-locks-repository.js';
-import type { DispatchDeps } from './dispatch-deps.js';
+import { awaitCityLocks, ensureCityLock, lockCities } from './city-locks-repository.js';
+import type { DispatchDeps, ServeDeps } from './dispatch-deps.js';
 import { dropLock, lockVehicles, walkOneByOne, type Claim } from './claim-vehicles.js';
 import {
   deleteWaitingOrders,
+  citiesWhereSomeoneWaits,
   findOldestWaiting,
-  someoneWaits,
   type WaitingOrder,
 } from './waiting-orders-repository.js';
 
@@ -44,32 +44,55 @@ export interface CityToServe {
 }
 
 /**
- * Serves the city's waiting orders, oldest first, while it has a free vehicle: what a release, a
- * registration and the reconciler run. Nobody waiting is the usual case after a release, and
- * costs two statements and no transaction: once the city's row lock has been free for a moment,
- * every allocation or enqueue of the city that began before has committed, so the plain read
- * sees its queued orders; and one that begins afterwards reads the freed vehicle itself.
+ * Serves the cities' waiting orders, oldest first, while they have free vehicles: what a
+ * release, a registration and the reconciler run, in one transaction for all the cities. Nobody
+ * waiting is the usual case after a release, and costs two statements and no transaction: once a
+ * city's row lock has been free for a moment, every allocation or enqueue of the city that began
+ * before has committed, so the plain read sees its queued orders; and one that begins afterwards
+ * reads the freed vehicle itself.
  */
-export async function serveWaitingOrders(deps: DispatchDeps, key: string): Promise<Allocation[]> {
-  await ensureCityLock(deps.db, key);
-  await awaitCityLock(deps.db, key);
-  if (!(await someoneWaits(deps.db, key))) return [];
-  return inCityTransaction(deps, [key], async (tx) => {
-    await serveQueues(deps, tx, [{ key, arrivals: 0 }]);
+export async function serveWaitingOrders(deps: ServeDeps, keys: readonly string[]): Promise<Allocation[]> {
+  const cities = [...new Set(keys)];
+  if (cities.length === 0) return [];
+  for (const key of cities) await ensureCityLock(deps.db, key);
+  await awaitCityLocks(deps.db, cities);
+  const waiting = await citiesWhereSomeoneWaits(deps.db, cities);
+  if (waiting.length === 0) return [];
+  return inCityTransaction(deps, waiting, async (tx) => {
+    await serveQueues(
+      deps,
+      tx,
+      waiting.map((key) => ({ key, arrivals: 0 })),
+    );
     return tx.allocated;
   });
 }
 
 /**
- * After a release or a registration: serves the city in this process's next round of it (see
- * createKeyedRounds). The vehicle change is committed and stands; if serving the queue fails now,
+ * This process's serving rounds after releases and registrations: one round at a time, and the
+ * cities asked for while a round runs are all served by the next one, in one transaction. They
+ * cannot join the running round (it may have read the free vehicles before theirs was freed);
+ * a caller waits for at most the round in progress and its own.
+ */
+export function createServeRounds(deps: ServeDeps): (key: string) => Promise<void> {
+  const round = coalesce(
+    async (keys: string[]) => {
+      await serveWaitingOrders(deps, keys);
+      return keys.map(() => undefined);
+    },
+    { concurrency: 1, maxBatch: 1_000 },
+  );
+  return round;
+}
+
+/**
+ * After a release or a registration: serves the city in this process's next round (see
+ * createServeRounds). The vehicle change is committed and stands; if serving the queue fails now,
  * the reconciler serves it on its next pass, so the caller still gets its answer.
  */
 export async function serveWaitingOrdersAfter(deps: DispatchDeps, key: string, what: string): Promise<void> {
   try {
-    await deps.serveRounds(key, async () => {
-      await serveWaitingOrders(deps, key);
-    });
+    await deps.serveRounds(key);
   } catch (err) {
     deps.logger.error(
       { err, city: key },
@@ -85,7 +108,7 @@ export async function serveWaitingOrdersAfter(deps: DispatchDeps, key: string, w
  * are announced (relay handed the events, metric, log line under the order's correlation id).
  */
 export async function inCityTransaction<T>(
-  deps: DispatchDeps,
+  deps: ServeDeps,
   keys: readonly string[],
   work: (tx: CityTransaction) => Promise<T>,
 ): Promise<T> {
@@ -119,7 +142,7 @@ export async function inCityTransaction<T>(
  * one DELETE of the served queue rows. Another round only while a city may have more of both.
  */
 export async function serveQueues(
-  deps: DispatchDeps,
+  deps: ServeDeps,
   tx: CityTransaction,
   cities: readonly CityToServe[],
 ): Promise<void> {
@@ -159,7 +182,7 @@ interface Round {
  * many of them with a vehicle (an order found to have one already leaves without).
  */
 async function allocateRound(
-  deps: DispatchDeps,
+  deps: ServeDeps,
   tx: CityTransaction,
   rounds: readonly Round[],
   skip: Map<string, number[]>,
@@ -227,7 +250,7 @@ function dispatchedEvent({ orderId, orderNumber, vehicleNumber, city, correlatio
   };
 }
 
-function announce(deps: DispatchDeps, allocated: readonly Allocation[], envelopes: object[]): void {
+function announce(deps: ServeDeps, allocated: readonly Allocation[], envelopes: object[]): void {
   if (envelopes.length > 0) deps.relay.notify(envelopes);
   for (const { orderId, orderNumber, vehicleNumber, city, cityKey, correlationId } of allocated) {
     deps.metrics.allocations.inc({ city: cityKey });

@@ -31,12 +31,14 @@ export async function lockCities(trx: Knex.Transaction, keys: readonly string[])
 }
 
 /**
- * Waits until no allocation (or enqueue) of the city is in flight. Outside a transaction the row
+ * Waits until no allocation (or enqueue) of the cities is in flight. Outside a transaction the row
  * lock is let go as soon as it is granted: whatever held it has committed or rolled back by
  * then, and whatever takes it afterwards reads everything committed before this call.
  */
-export async function awaitCityLock(db: Db, key: string): Promise<void> {
-  await db.raw('SELECT city_key FROM city_locks WHERE city_key = ? FOR UPDATE', [key]);
+export async function awaitCityLocks(db: Db, keys: readonly string[]): Promise<void> {
+  await db.raw('SELECT city_key FROM city_locks WHERE city_key IN (?) ORDER BY city_key FOR UPDATE', [
+    [...keys],
+  ]);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { findFreeVehicles, type Vehicle } from '../vehicles/vehicles-repository.js';
 import type { CityTransaction } from './allocate-vehicle.js';
 import { insertAssignments } from './assignments-repository.js';
-import type { DispatchDeps } from './dispatch-deps.js';
+import type { ServeDeps } from './dispatch-deps.js';
 import type { WaitingOrder } from './waiting-orders-repository.js';
 
 /** Free vehicles read per query by the one-at-a-time walk. */
@@ -21,7 +21,7 @@ export interface Claim {
  * claims, the oldest orders first, and the vehicles whose lock was refused.
  */
 export async function lockVehicles(
-  deps: DispatchDeps,
+  deps: ServeDeps,
   tx: CityTransaction,
   orders: readonly WaitingOrder[],
   vehicles: readonly Vehicle[],
@@ -60,7 +60,7 @@ export async function lockVehicles(
  * refused go into `skip`. Stops at the first order no vehicle is left for.
  */
 export async function walkOneByOne(
-  deps: DispatchDeps,
+  deps: ServeDeps,
   tx: CityTransaction,
   orders: readonly WaitingOrder[],
   skip: number[],
@@ -75,7 +75,7 @@ export async function walkOneByOne(
 }
 
 async function claimFreeVehicle(
-  deps: DispatchDeps,
+  deps: ServeDeps,
   tx: CityTransaction,
   order: WaitingOrder,
   skip: number[],
@@ -111,7 +111,7 @@ async function claimFreeVehicle(
  * lock the reconciler will clear; either way the vehicle is not ours now.
  */
 async function takeLock(
-  deps: DispatchDeps,
+  deps: ServeDeps,
   tx: CityTransaction,
   vehicle: Vehicle,
   order: WaitingOrder,
@@ -123,7 +123,7 @@ async function takeLock(
 
 /** Compare-and-delete of a lock taken in the transaction, which no longer holds it. */
 export async function dropLock(
-  deps: DispatchDeps,
+  deps: ServeDeps,
   tx: CityTransaction,
   vehicle: Vehicle,
   order: WaitingOrder,

@@ -1,15 +1,18 @@
 import type { Db, Logger, OutboxRelay } from '@delivery/common';
 import type { DispatchMetrics } from './dispatch-metrics.js';
-import type { KeyedRounds } from './keyed-rounds.js';
 import type { VehicleLocks } from './vehicle-locks.js';
 
-/** What the dispatch domain functions need; built once in the composition root. */
-export interface DispatchDeps {
+/** What allocating needs; built once in the composition root. */
+export interface ServeDeps {
   db: Db;
   locks: VehicleLocks;
   relay: OutboxRelay;
   logger: Logger;
   metrics: DispatchMetrics;
-  /** This process's serving rounds per city after releases and registrations (see serveWaitingOrdersAfter). */
-  serveRounds: KeyedRounds;
+}
+
+/** What the dispatch domain functions need: the above and this process's serving rounds. */
+export interface DispatchDeps extends ServeDeps {
+  /** Serving after releases and registrations, coalesced (see createServeRounds). */
+  serveRounds: (key: string) => Promise<void>;
 }

@@ -47,10 +47,7 @@ export function createLockReconciler(
   async function reconcile(): Promise<ReconcileReport> {
     const removed = await removeStrayLocks(deps);
     const restored = await restoreMissingLocks(deps);
-    let allocated = 0;
-    for (const key of await citiesWithWaitingAndFree(deps.db)) {
-      allocated += (await serveWaitingOrders(deps, key)).length;
-    }
+    const allocated = (await serveWaitingOrders(deps, await citiesWithWaitingAndFree(deps.db))).length;
     if (removed + restored + allocated > 0)
       log.warn({ removed, restored, allocated }, 'vehicle locks reconciled');
     return { removed, restored, allocated };

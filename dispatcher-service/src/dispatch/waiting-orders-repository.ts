@@ -72,11 +72,12 @@ export async function deleteWaitingOrders(trx: Knex.Transaction, ids: readonly n
 }
 
 /** A plain read: whether anyone waits in the city (see serveWaitingOrders for when it is enough). */
-export async function someoneWaits(db: Db, key: string): Promise<boolean> {
-  const [rows] = (await db.raw('SELECT 1 FROM waiting_orders WHERE city_key = ? LIMIT 1', [key])) as [
-    unknown[],
-  ];
-  return rows.length > 0;
+/** Which of the cities have an order waiting. */
+export async function citiesWhereSomeoneWaits(db: Db, keys: readonly string[]): Promise<string[]> {
+  const [rows] = (await db.raw('SELECT DISTINCT city_key FROM waiting_orders WHERE city_key IN (?)', [
+    [...keys],
+  ])) as [{ city_key: string }[]];
+  return rows.map((r) => r.city_key);
 }
 
 export async function countWaitingByCity(db: Db): Promise<{ city_key: string; n: number }[]> {
