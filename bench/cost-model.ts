@@ -59,7 +59,12 @@ export interface ImpliedLimits {
  * the load rises, so the measured figure is used when there is one (the table above is the
  * one-order-at-a-time count).
  */
-export function impliedLimits(l: Limits, relayCyclesPerOrder = 4, measuredStatements?: number): ImpliedLimits {
+export function impliedLimits(
+  l: Limits,
+  relayCyclesPerOrder = 4,
+  measuredStatements?: number,
+  httpRequests: number = COST_PER_ORDER.httpRequests,
+): ImpliedLimits {
   const c = COST_PER_ORDER;
   const own = Object.values(c.statements).reduce((s, n) => s + n, 0);
   const statementsPerOrder =
@@ -70,7 +75,7 @@ export function impliedLimits(l: Limits, relayCyclesPerOrder = 4, measuredStatem
     mariadb: l.mariadb.concurrentAutocommit.perSecond / statementsPerOrder,
     kafka: l.kafka.endToEndPerSecond / c.kafkaHops,
     redis: l.redis.setNxConcurrent.perSecond / c.redisCommands,
-    http: l.http.healthzConcurrent.perSecond / c.httpRequests,
+    http: l.http.healthzConcurrent.perSecond / httpRequests,
   };
   const [resource, ordersPerSecond] = Object.entries(byResource).sort((a, b) => a[1] - b[1])[0]!;
   const sharedMachine = 1 / Object.values(byResource).reduce((s, r) => s + 1 / r, 0);

@@ -169,7 +169,7 @@ export function toMarkdown(r: BenchResult): string {
       `| HTTP GET /healthz on order-service, 1 at a time | ${l.http.healthzSerial.perSecond}/s | ${l.http.healthzSerial.latencyMs.p50} / ${l.http.healthzSerial.latencyMs.p99} |`,
       `| HTTP GET /healthz on order-service, ${l.http.healthzConcurrent.concurrency} concurrent | ${l.http.healthzConcurrent.perSecond}/s | ${l.http.healthzConcurrent.latencyMs.p50} / ${l.http.healthzConcurrent.latencyMs.p99} |`,
       '',
-      `Per order: ${i.statementsPerOrder} SQL statements (MariaDB Questions over the run ÷ orders; ${i.relayCyclesPerOrder} relay rounds), 4 Kafka hops, 2 Redis commands, 3 HTTP requests.`,
+      `Per order: ${i.statementsPerOrder} SQL statements (MariaDB Questions over the run ÷ orders; ${i.relayCyclesPerOrder} relay rounds), 4 Kafka hops, 2 Redis commands, ${r.options.holdMs >= 0 ? 3 : 1} HTTP requests.`,
       '',
       '| implied limit (orders/s) | value |',
       '|---|---|',

@@ -173,7 +173,10 @@ async function main(): Promise<void> {
 
   // Batching makes statements per order depend on load: the run's own count is the figure to use.
   const questionsPerOrder = ((status1.Questions ?? 0) - (status0.Questions ?? 0)) / Math.max(1, accepted);
-  const implied = limits && impliedLimits(limits, breakdown.relayCyclesPerOrder, questionsPerOrder);
+  // Without releases an order makes one HTTP request (its POST) instead of three.
+  const implied =
+    limits &&
+    impliedLimits(limits, breakdown.relayCyclesPerOrder, questionsPerOrder, opts.holdMs >= 0 ? 3 : 1);
   const cpuMsPerOrder = Object.fromEntries(
     Object.entries(cpuWindow.perProcess).map(([k, s]) => [
       k,
