@@ -56,9 +56,23 @@ export async function ensureTopics(admin: Admin, topics: string[], numPartitions
       topics: missing.map((topic) => ({ topic, numPartitions, replicationFactor: 1 })),
     });
   } catch (err) {
-    // Another service created some of them at the same moment: fine, as long as all exist now.
-    const now = new Set(await admin.listTopics());
-    if (!missing.every((t) => now.has(t))) throw err;
+    // Another service created some of them at the same moment, or a broker that just started is
+    // still spreading the new topics' metadata ("does not host this topic-partition"): fine, as
+    // long as every one of them answers a metadata request shortly.
+    if (!(await topicsAnswer(admin, missing))) throw err;
+  }
+}
+
+async function topicsAnswer(admin: Admin, topics: string[], timeoutMs = 15_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await admin.fetchTopicMetadata({ topics });
+      return true;
+    } catch {
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
 }
 
