@@ -16,7 +16,7 @@ status=0
 # One file at a time: each scenario times its faults against a steady load, and two of them at
 # once on two cores would mostly measure each other.
 FAULT_FIGURES="$figures" KAFKAJS_NO_PARTITIONER_WARNING=1 \
-  node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-1}" --test-reporter=spec "${files[@]}" \
+  node --import tsx --test --test-force-exit --test-concurrency="${TEST_CONCURRENCY:-1}" --test-reporter=spec "${files[@]}" \
   || status=$?
 node --import tsx test/faults/summary.ts "$figures"
 exit "$status"

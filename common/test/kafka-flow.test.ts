@@ -49,6 +49,17 @@ function placedEvent(orderId: number): Envelope<'order.created'> {
   );
 }
 
+/** The flow's topics under a test namespace; the admin connection is closed whatever happens. */
+async function createTopics(prefix: string, partitions: number): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, allTopics(prefix), partitions);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 describe('consumer loop and outbox against the real broker', () => {
   const prefix = testTopicPrefix();
   const created = topicName(prefix, 'order.created');
@@ -56,10 +67,7 @@ describe('consumer loop and outbox against the real broker', () => {
   const extraPrefixes: string[] = [];
 
   before(async () => {
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, allTopics(prefix), 3);
-    await admin.disconnect();
+    await createTopics(prefix, 3);
     producer = createProducer(kafka);
     await producer.connect();
   });
@@ -119,10 +127,7 @@ describe('consumer loop and outbox against the real broker', () => {
 
   it('a transient handler failure is retried in place until it succeeds, nothing skipped', async () => {
     const prefix2 = testTopicPrefix();
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, allTopics(prefix2), 1);
-    await admin.disconnect();
+    await createTopics(prefix2, 1);
     let failuresLeft = 3;
     const order: number[] = [];
     const loop = createConsumerLoop({
@@ -203,10 +208,7 @@ describe('consumer loop and outbox against the real broker', () => {
   });
   it('a batch handler gets a fetched batch at once; when it fails, its events go one at a time and only the poison one to the DLQ', async () => {
     const prefix3 = testTopicPrefix();
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, allTopics(prefix3), 1);
-    await admin.disconnect();
+    await createTopics(prefix3, 1);
     const calls: number[][] = [];
     const applied: number[] = [];
     const loop = createConsumerLoop({
@@ -329,10 +331,7 @@ describe('consumer loop and outbox against the real broker', () => {
   });
   it('stop() commits what was handled: the group, started again, goes on after it and handles nothing twice', async () => {
     const prefix4 = testTopicPrefix();
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, allTopics(prefix4), 2);
-    await admin.disconnect();
+    await createTopics(prefix4, 2);
     const handled: number[] = [];
     const makeLoop = () =>
       createConsumerLoop({

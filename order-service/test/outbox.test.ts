@@ -65,8 +65,11 @@ describe('POST /orders while Kafka is unreachable', () => {
     const kafka = createKafka({ clientId: 'order-service-recovered', brokers: TEST_KAFKA_BROKERS, logger });
     const admin = kafka.admin();
     await admin.connect();
-    await ensureTopics(admin, allTopics(prefix), 1);
-    await admin.disconnect();
+    try {
+      await ensureTopics(admin, allTopics(prefix), 1);
+    } finally {
+      await admin.disconnect();
+    }
     const producer: Producer = createProducer(kafka);
     await producer.connect();
     const relay = createOutboxRelay({
