@@ -5,11 +5,16 @@
  *
  * `write` gets the items in arrival order and returns one result per item, in the same order.
  * When a batch of several fails, each of its items is written again alone, so one bad item
- * fails only its own caller.
+ * fails only its own caller — unless `retryAlone(err)` says the failure is not the items'
+ * (the database is down: every caller gets the error at once, none waits for a second try).
  */
 export function coalesce<I, O>(
   write: (items: I[]) => Promise<O[]>,
-  { maxBatch = 100, concurrency = 2 }: { maxBatch?: number; concurrency?: number } = {},
+  {
+    maxBatch = 100,
+    concurrency = 2,
+    retryAlone = () => true,
+  }: { maxBatch?: number; concurrency?: number; retryAlone?: (err: unknown) => boolean } = {},
 ): (item: I) => Promise<O> {
   interface Waiting {
     item: I;
@@ -35,7 +40,7 @@ export function coalesce<I, O>(
         throw new Error(`coalesce: ${results.length} results for ${batch.length} items`);
       batch.forEach((w, i) => w.resolve(results[i] as O));
     } catch (err) {
-      if (batch.length === 1) batch[0]!.reject(err);
+      if (batch.length === 1 || !retryAlone(err)) for (const w of batch) w.reject(err);
       else await Promise.all(batch.map(writeAlone));
     }
   }

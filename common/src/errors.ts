@@ -80,20 +80,22 @@ const UNAVAILABLE_CODES = new Set([
   'ER_SERVER_SHUTDOWN',
 ]);
 
-/** A database that cannot be reached is a 503 the caller can retry, not a 500. */
-function fromUnavailableDependency(err: unknown): AppError | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
+/** The database could not be reached (or the pool gave up waiting for a connection). */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
   const { code, name, fatal } = err as { code?: unknown; name?: unknown; fatal?: unknown };
   // mysql2 marks every error that killed the connection `fatal`, including the ones without a
   // code ("Can't add new command when connection is in closed state" after the server died).
-  if (
-    name === 'KnexTimeoutError' ||
-    fatal === true ||
-    (typeof code === 'string' && UNAVAILABLE_CODES.has(code))
-  ) {
-    return new AppError('dependency_unavailable', 'The database is unavailable; retry later', 503);
-  }
-  return undefined;
+  return (
+    name === 'KnexTimeoutError' || fatal === true || (typeof code === 'string' && UNAVAILABLE_CODES.has(code))
+  );
+}
+
+/** A database that cannot be reached is a 503 the caller can retry, not a 500. */
+function fromUnavailableDependency(err: unknown): AppError | undefined {
+  return isDatabaseUnavailable(err)
+    ? new AppError('dependency_unavailable', 'The database is unavailable; retry later', 503)
+    : undefined;
 }
 
 export function toAppError(err: unknown): AppError {

@@ -59,4 +59,21 @@ describe('coalesce (group commit)', () => {
     );
     assert.deepEqual(r.batches, [[1], [2, 3, 4], [2], [3], [4]]);
   });
+  it('a failure retryAlone refuses is given to every caller of the batch at once, with no second try', async () => {
+    const r = recorder(() => true);
+    const write = coalesce((items: number[]) => r.write(items), {
+      concurrency: 1,
+      retryAlone: (err) => !(err as Error).message.startsWith('refused'),
+    });
+    r.hold();
+    const first = write(1);
+    const rest = [2, 3].map((i) => write(i));
+    r.open();
+    const results = await Promise.allSettled([first, ...rest]);
+    assert.deepEqual(
+      results.map((x) => (x.status === 'rejected' ? (x.reason as Error).message : 'ok')),
+      ['refused 1', 'refused 2,3', 'refused 2,3'],
+    );
+    assert.deepEqual(r.batches, [[1], [2, 3]]);
+  });
 });

@@ -1,4 +1,10 @@
-import { coalesce, currentCorrelationId, enqueueEvents, newCorrelationId } from '@delivery/common';
+import {
+  coalesce,
+  currentCorrelationId,
+  enqueueEvents,
+  isDatabaseUnavailable,
+  newCorrelationId,
+} from '@delivery/common';
 import { centsToNumber, formatCents, numberToCents, toCents } from './money.js';
 import { orderEventData } from './order-events.js';
 import { totalCents, type PlaceOrderInput } from './order-schemas.js';
@@ -21,11 +27,17 @@ interface Placement {
  * transaction (group commit; an idle service writes each at once): with the statement as the
  * unit of cost, a batch costs about what one order did. Validation happened before, so a bad
  * input never enters a batch; a batch that fails before its COMMIT is retried one order at a time
- * by coalesce, so each caller gets its own order's error.
+ * by coalesce, so each caller gets its own order's error (an unreachable database fails them all
+ * at once: 503 without a second wait).
  */
 export function orderPlacer(deps: OrdersDeps): (input: PlaceOrderInput) => Promise<Order> {
   // Two transactions in flight at most; the rest of the pool stays for reads and the consumer.
-  const place = coalesce((batch: Placement[]) => placeOrders(deps, batch), { maxBatch: 100, concurrency: 2 });
+  // A database that is down fails every order of the batch alike: answer 503 at once.
+  const place = coalesce((batch: Placement[]) => placeOrders(deps, batch), {
+    maxBatch: 100,
+    concurrency: 2,
+    retryAlone: (err) => !isDatabaseUnavailable(err),
+  });
   return async (input) => {
     // The batch is written outside this request's async context: carry its correlation id along.
     const order = await place({
