@@ -6,30 +6,11 @@ export function isDuplicateKeyError(err: unknown): boolean {
 }
 
 /**
- * Records, in the caller's transaction, that this consumer applied the event. Returns false
- * when the event id is already there: a redelivery, whose effect is already committed. A
- * concurrent delivery of the same event waits on the row lock and then sees the duplicate.
- */
-export async function markEventProcessed(
-  trx: Knex.Transaction,
-  event: { eventId: string; type: string },
-): Promise<boolean> {
-  try {
-    await trx.raw('INSERT INTO processed_events (event_id, topic) VALUES (?, ?)', [
-      event.eventId,
-      event.type,
-    ]);
-    return true;
-  } catch (err) {
-    if (isDuplicateKeyError(err)) return false;
-    throw err;
-  }
-}
-
-/**
- * markEventProcessed for a batch, in the caller's transaction: returns the ids recorded now.
- * An event whose id is missing from the result was applied before (or appears earlier in the
- * list): skip it. One statement when none is a redelivery, the usual case.
+ * Records, in the caller's transaction, that this consumer applied the events; returns the ids
+ * recorded now. An event whose id is missing from the result was applied before (or appears
+ * earlier in the list): skip it — its effect is already committed. One statement when none is a
+ * redelivery, the usual case; a concurrent delivery of the same event waits on the row lock and
+ * then sees the duplicate.
  */
 export async function markEventsProcessed(
   trx: Knex.Transaction,

@@ -33,10 +33,11 @@ interface Placement {
 export function orderPlacer(deps: OrdersDeps): (input: PlaceOrderInput) => Promise<Order> {
   // Two transactions in flight at most; the rest of the pool stays for reads and the consumer.
   // A database that is down fails every order of the batch alike: answer 503 at once.
+  // Nor is a batch written again whose COMMIT may have happened (see placeOrders).
   const place = coalesce((batch: Placement[]) => placeOrders(deps, batch), {
     maxBatch: 100,
     concurrency: 2,
-    retryAlone: (err) => !isDatabaseUnavailable(err),
+    retryAlone: (err) => !isDatabaseUnavailable(err) && !commitUncertain.has(err as object),
   });
   return async (input) => {
     // The batch is written outside this request's async context: carry its correlation id along.
@@ -44,7 +45,6 @@ export function orderPlacer(deps: OrdersDeps): (input: PlaceOrderInput) => Promi
       order: newOrder(input),
       correlationId: currentCorrelationId() ?? newCorrelationId(),
     });
-    if ('failed' in order) throw order.failed;
     deps.logger.info(
       { orderId: order.id, orderNumber: order.orderNumber },
       `Order placed ${order.orderNumber}`,
@@ -62,10 +62,8 @@ function newOrder(input: PlaceOrderInput): NewOrder {
   };
 }
 
-/** What a caller gets when its batch's COMMIT failed: the orders may have been written anyway. */
-interface Unsettled {
-  failed: unknown;
-}
+/** Failures that came once COMMIT was sent: the batch may have committed, so it is not retried. */
+const commitUncertain = new WeakSet<object>();
 
 /**
  * The orders, their items and their order.created events commit together: no event is lost or
@@ -74,12 +72,10 @@ interface Unsettled {
  *
  * A failure before COMMIT rolled everything back: it is thrown, and coalesce writes the orders
  * again one by one. Once COMMIT was sent the outcome is unknown (a connection lost mid-commit),
- * and writing them again could place them twice: each caller gets the error instead.
+ * and writing them again could place them twice: each caller gets the error instead (coalesce's
+ * retryAlone says no for it).
  */
-async function placeOrders(
-  { db, relay }: OrdersDeps,
-  batch: readonly Placement[],
-): Promise<(Order | Unsettled)[]> {
+async function placeOrders({ db, relay }: OrdersDeps, batch: readonly Placement[]): Promise<Order[]> {
   // DATETIME(3) keeps milliseconds, which is all a Date has.
   const at = new Date();
   let committing = false;
@@ -106,7 +102,7 @@ async function placeOrders(
     relay.notify(envelopes);
     return orders;
   } catch (err) {
-    if (committing) return batch.map(() => ({ failed: err }));
+    if (committing && typeof err === 'object' && err !== null) commitUncertain.add(err);
     throw err;
   }
 }
