@@ -17,7 +17,9 @@ import {
   PoisonMessageError,
   runWithCorrelationId,
   topicName,
+  type ConsumerLoopOptions,
   type Envelope,
+  type OutboxRelayOptions,
 } from '@delivery/common';
 import {
   TEST_KAFKA_BROKERS,
@@ -66,6 +68,40 @@ describe('consumer loop and outbox against the real broker', () => {
   let producer: Producer;
   const extraPrefixes: string[] = [];
 
+  /** A consumer loop of the test namespace's group `<prefix><name>`. */
+  const loopOn = (
+    topicPrefix: string,
+    name: string,
+    options: Pick<ConsumerLoopOptions, 'handlers'> & Partial<ConsumerLoopOptions>,
+  ) =>
+    createConsumerLoop({
+      kafka,
+      producer,
+      groupId: `${topicPrefix}${name}`,
+      topicPrefix,
+      logger,
+      metrics: createMetrics('test'),
+      ...options,
+    });
+
+  /** An outbox relay over a fresh order database, polling every 50 ms unless told otherwise. */
+  async function relayOnOrderDb(options: Partial<OutboxRelayOptions> = {}) {
+    const testDb = await createTestDatabase(
+      'common',
+      fileURLToPath(new URL('../../migrations/order', import.meta.url)),
+    );
+    const relay = createOutboxRelay({
+      db: testDb.db,
+      producer,
+      logger,
+      metrics: createMetrics('test'),
+      topicPrefix: prefix,
+      pollIntervalMs: 50,
+      ...options,
+    });
+    return { testDb, relay };
+  }
+
   before(async () => {
     await createTopics(prefix, 3);
     producer = createProducer(kafka);
@@ -86,14 +122,8 @@ describe('consumer loop and outbox against the real broker', () => {
 
   it('invalid messages go to the DLQ with the reason, and the next valid one is still handled', async () => {
     const handled: Envelope<'order.created'>[] = [];
-    const loop = createConsumerLoop({
-      kafka,
-      producer,
-      groupId: `${prefix}dlq-group`,
-      topicPrefix: prefix,
+    const loop = loopOn(prefix, 'dlq-group', {
       handlers: [onEvent('order.created', async (e) => void handled.push(e))],
-      logger,
-      metrics: createMetrics('test'),
     });
     const wrongVersion = { ...placedEvent(7), version: 2 };
     const good = placedEvent(8);
@@ -130,19 +160,13 @@ describe('consumer loop and outbox against the real broker', () => {
     await createTopics(prefix2, 1);
     let failuresLeft = 3;
     const order: number[] = [];
-    const loop = createConsumerLoop({
-      kafka,
-      producer,
-      groupId: `${prefix2}retry-group`,
-      topicPrefix: prefix2,
+    const loop = loopOn(prefix2, 'retry-group', {
       handlers: [
         onEvent('order.created', async (e) => {
           if (e.data.orderId === 1 && failuresLeft-- > 0) throw new Error('database is down');
           order.push(e.data.orderId);
         }),
       ],
-      logger,
-      metrics: createMetrics('test'),
       retry: { initialMs: 20, maxMs: 50 },
     });
     await producer.send({
@@ -162,18 +186,7 @@ describe('consumer loop and outbox against the real broker', () => {
   });
 
   it('the relay publishes committed outbox rows with the envelope and correlation id, and nothing from a rollback', async () => {
-    const testDb = await createTestDatabase(
-      'common',
-      fileURLToPath(new URL('../../migrations/order', import.meta.url)),
-    );
-    const relay = createOutboxRelay({
-      db: testDb.db,
-      producer,
-      logger,
-      metrics: createMetrics('test'),
-      topicPrefix: prefix,
-      pollIntervalMs: 50,
-    });
+    const { testDb, relay } = await relayOnOrderDb();
     const reader = await readTopic(kafka, prefix, topicName(prefix, 'order.confirmed'));
     try {
       const data = placedEvent(42).data;
@@ -211,11 +224,7 @@ describe('consumer loop and outbox against the real broker', () => {
     await createTopics(prefix3, 1);
     const calls: number[][] = [];
     const applied: number[] = [];
-    const loop = createConsumerLoop({
-      kafka,
-      producer,
-      groupId: `${prefix3}batch-group`,
-      topicPrefix: prefix3,
+    const loop = loopOn(prefix3, 'batch-group', {
       handlers: [
         onEvents('order.created', async (events) => {
           const ids = events.map((e) => e.data.orderId);
@@ -224,8 +233,6 @@ describe('consumer loop and outbox against the real broker', () => {
           applied.push(...ids);
         }),
       ],
-      logger,
-      metrics: createMetrics('test'),
       retry: { initialMs: 20, maxMs: 50 },
     });
     const topic = topicName(prefix3, 'order.created');
@@ -265,20 +272,8 @@ describe('consumer loop and outbox against the real broker', () => {
   });
 
   it('the relay sends what a commit hands over at once, and reads the table only for rows nobody handed over', async () => {
-    const testDb = await createTestDatabase(
-      'common',
-      fileURLToPath(new URL('../../migrations/order', import.meta.url)),
-    );
     // Polls every 50 ms, but only for rows at least 1 s old: anything sooner is the fast path.
-    const relay = createOutboxRelay({
-      db: testDb.db,
-      producer,
-      logger,
-      metrics: createMetrics('test'),
-      topicPrefix: prefix,
-      pollIntervalMs: 50,
-      orphanAfterMs: 1_000,
-    });
+    const { testDb, relay } = await relayOnOrderDb({ orphanAfterMs: 1_000 });
     const reader = await readTopic(kafka, prefix, topicName(prefix, 'order.created'));
     // The topic also holds the messages of the consumer tests above: look at ours only.
     const ours = () => reader.seen.filter((m) => ['51', '52', '53'].includes(m.key ?? ''));
@@ -334,14 +329,8 @@ describe('consumer loop and outbox against the real broker', () => {
     await createTopics(prefix4, 2);
     const handled: number[] = [];
     const makeLoop = () =>
-      createConsumerLoop({
-        kafka,
-        producer,
-        groupId: `${prefix4}commit-group`,
-        topicPrefix: prefix4,
+      loopOn(prefix4, 'commit-group', {
         handlers: [onEvent('order.created', async (e) => void handled.push(e.data.orderId))],
-        logger,
-        metrics: createMetrics('test'),
         // Far longer than the test: only the commit on stop can save the offsets.
         commitIntervalMs: 600_000,
       });

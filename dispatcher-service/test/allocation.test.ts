@@ -1,4 +1,4 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { envelopeSchema, topicName } from '@delivery/common';
 import { readTopic, uniqueId, waitFor } from '@delivery/common/testing';
@@ -12,97 +12,84 @@ import {
   publishConfirmed,
   registerVehicle,
   release,
-  startOrderStub,
-  startTestDispatcher,
-  testRedisPrefix,
   vehicleNo,
   waitingOrderIds,
-  type OrderStub,
-  type TestDispatcher,
+  dispatcherWithStub,
 } from './support.js';
 
 describe('allocation on order.confirmed', () => {
-  let stub: OrderStub;
-  let d: TestDispatcher;
-  const redisPrefix = testRedisPrefix();
-
-  before(async () => {
-    stub = await startOrderStub();
-    d = await startTestDispatcher({ orderServiceUrl: stub.url, redisPrefix });
-  });
-  after(async () => {
-    await d?.close();
-    await stub?.stop();
-  });
+  const env = dispatcherWithStub();
 
   const assignmentOf = async (orderId: number) =>
-    (await assignments(d.rt)).find((a) => a.order_id === orderId);
+    (await assignments(env.d.rt)).find((a) => a.order_id === orderId);
 
   it('when the city has no vehicle, logs "Cannot find vehicle for order …"; a registration then allocates it', async () => {
     const city = newCity();
     const order = buildConfirmed({ city });
     const msg = `Cannot find vehicle for order ${order.data.orderNumber}`;
-    await publishConfirmed(d.rt, order);
-    const line = await waitFor(() => linesWith(d.rt, msg)[0], { what: msg });
+    await publishConfirmed(env.d.rt, order);
+    const line = await waitFor(() => linesWith(env.d.rt, msg)[0], { what: msg });
     assert.equal(line.orderNumber, order.data.orderNumber);
     assert.equal(line.city, city);
-    assert.deepEqual(await waitingOrderIds(d.rt, city.toLowerCase()), [order.data.orderId]);
+    assert.deepEqual(await waitingOrderIds(env.d.rt, city.toLowerCase()), [order.data.orderId]);
 
     const vehicle = vehicleNo();
-    assert.equal((await registerVehicle(d.url, vehicle, city.toUpperCase())).status, 201);
+    assert.equal((await registerVehicle(env.d.url, vehicle, city.toUpperCase())).status, 201);
 
-    const allocated = linesWith(d.rt, `Vehicle allocated for order ${order.data.orderNumber}`);
+    const allocated = linesWith(env.d.rt, `Vehicle allocated for order ${order.data.orderNumber}`);
     assert.equal(allocated.length, 1, 'the registration served the waiting order before answering');
     assert.equal(allocated[0]?.vehicle_number, vehicle);
     assert.equal(allocated[0]?.orderNumber, order.data.orderNumber);
     assert.equal(allocated[0]?.correlationId, order.correlationId, 'the late allocation keeps the flow id');
     assert.equal((await assignmentOf(order.data.orderId))?.vehicle_number, vehicle);
-    assert.deepEqual(await waitingOrderIds(d.rt, city.toLowerCase()), []);
-    assert.equal(await d.redis.get(lockKey(redisPrefix, vehicle)), String(order.data.orderId));
+    assert.deepEqual(await waitingOrderIds(env.d.rt, city.toLowerCase()), []);
+    assert.equal(await env.d.redis.get(lockKey(env.redisPrefix, vehicle)), String(order.data.orderId));
   });
 
   it('when a vehicle is free, logs "Vehicle allocated for order …" with vehicle_number and locks it with the order id', async () => {
     const city = newCity();
     const vehicle = vehicleNo();
-    await registerVehicle(d.url, vehicle, city);
+    await registerVehicle(env.d.url, vehicle, city);
     const order = buildConfirmed({ city: `  ${city.toLowerCase()} ` });
     const msg = `Vehicle allocated for order ${order.data.orderNumber}`;
-    await publishConfirmed(d.rt, order);
-    const line = await waitFor(() => linesWith(d.rt, msg)[0], { what: msg });
+    await publishConfirmed(env.d.rt, order);
+    const line = await waitFor(() => linesWith(env.d.rt, msg)[0], { what: msg });
     assert.equal(line.vehicle_number, vehicle);
     assert.equal(line.orderNumber, order.data.orderNumber);
     assert.equal(line.correlationId, order.correlationId);
-    assert.equal(await d.redis.get(lockKey(redisPrefix, vehicle)), String(order.data.orderId));
-    const ttl = await d.redis.pTTL(lockKey(redisPrefix, vehicle));
+    assert.equal(await env.d.redis.get(lockKey(env.redisPrefix, vehicle)), String(order.data.orderId));
+    const ttl = await env.d.redis.pTTL(lockKey(env.redisPrefix, vehicle));
     assert.ok(ttl > 3_500_000 && ttl <= 3_600_000, `lock has the configured TTL (${ttl})`);
   });
 
   it('when every vehicle is busy, logs "All vehicles occupied"; a release gives the vehicle to the oldest waiting order', async () => {
     const city = newCity();
     const vehicle = vehicleNo();
-    await registerVehicle(d.url, vehicle, city);
+    await registerVehicle(env.d.url, vehicle, city);
     const [first, second, third] = [1, 2, 3].map(() => buildConfirmed({ city }));
-    await publishConfirmed(d.rt, first!);
+    await publishConfirmed(env.d.rt, first!);
     await waitFor(() => assignmentOf(first!.data.orderId), { what: 'first order allocated' });
-    await publishConfirmed(d.rt, second!);
+    await publishConfirmed(env.d.rt, second!);
     const occupied = await waitFor(
-      () => linesWith(d.rt, 'All vehicles occupied').find((l) => l.orderNumber === second!.data.orderNumber),
+      () =>
+        linesWith(env.d.rt, 'All vehicles occupied').find((l) => l.orderNumber === second!.data.orderNumber),
       { what: 'All vehicles occupied for the second order' },
     );
     assert.equal(occupied.city, city);
-    await publishConfirmed(d.rt, third!);
+    await publishConfirmed(env.d.rt, third!);
     await waitFor(
-      () => linesWith(d.rt, 'All vehicles occupied').some((l) => l.orderNumber === third!.data.orderNumber),
+      () =>
+        linesWith(env.d.rt, 'All vehicles occupied').some((l) => l.orderNumber === third!.data.orderNumber),
       {
         what: 'All vehicles occupied for the third order',
       },
     );
-    assert.deepEqual(await waitingOrderIds(d.rt, city.toLowerCase()), [
+    assert.deepEqual(await waitingOrderIds(env.d.rt, city.toLowerCase()), [
       second!.data.orderId,
       third!.data.orderId,
     ]);
 
-    const res = await release(d.url, `${vehicle.toLowerCase()}/release`);
+    const res = await release(env.d.url, `${vehicle.toLowerCase()}/release`);
     assert.equal(res.status, 200);
 
     assert.equal(
@@ -110,42 +97,42 @@ describe('allocation on order.confirmed', () => {
       vehicle,
       'the oldest waiting order got it',
     );
-    assert.equal(linesWith(d.rt, `Vehicle allocated for order ${second!.data.orderNumber}`).length, 1);
-    assert.deepEqual(await waitingOrderIds(d.rt, city.toLowerCase()), [third!.data.orderId]);
-    assert.equal(await d.redis.get(lockKey(redisPrefix, vehicle)), String(second!.data.orderId));
+    assert.equal(linesWith(env.d.rt, `Vehicle allocated for order ${second!.data.orderNumber}`).length, 1);
+    assert.deepEqual(await waitingOrderIds(env.d.rt, city.toLowerCase()), [third!.data.orderId]);
+    assert.equal(await env.d.redis.get(lockKey(env.redisPrefix, vehicle)), String(second!.data.orderId));
   });
 
   it('when the same order.confirmed arrives twice, the order gets one assignment and one order.dispatched', async () => {
     const city = newCity();
-    await registerVehicle(d.url, vehicleNo(), city);
-    await registerVehicle(d.url, vehicleNo(), city);
+    await registerVehicle(env.d.url, vehicleNo(), city);
+    await registerVehicle(env.d.url, vehicleNo(), city);
     const order = buildConfirmed({ city });
-    await publishConfirmed(d.rt, order, order);
+    await publishConfirmed(env.d.rt, order, order);
     await waitFor(
       () =>
-        linesWith(d.rt, 'order has a vehicle already; event ignored').some(
+        linesWith(env.d.rt, 'order has a vehicle already; event ignored').some(
           (l) => l.orderId === order.data.orderId,
         ),
       { what: 'the second delivery handled' },
     );
-    const rows = (await assignments(d.rt)).filter((a) => a.order_id === order.data.orderId);
+    const rows = (await assignments(env.d.rt)).filter((a) => a.order_id === order.data.orderId);
     assert.equal(rows.length, 1);
-    assert.equal(linesWith(d.rt, `Vehicle allocated for order ${order.data.orderNumber}`).length, 1);
-    const events = await d.rt
+    assert.equal(linesWith(env.d.rt, `Vehicle allocated for order ${order.data.orderNumber}`).length, 1);
+    const events = await env.d.rt
       .db('outbox')
       .where({ topic: 'order.dispatched', message_key: String(order.data.orderId) });
     assert.equal(events.length, 1);
-    assert.deepEqual(await waitingOrderIds(d.rt, city.toLowerCase()), []);
+    assert.deepEqual(await waitingOrderIds(env.d.rt, city.toLowerCase()), []);
   });
 
   it('the walk serves the least recently released vehicle first and skips one whose lock is held', async () => {
     const city = newCity();
     const [a, b, c] = [vehicleNo(), vehicleNo(), vehicleNo()];
-    for (const v of [a, b, c]) await registerVehicle(d.url, v, city);
+    for (const v of [a, b, c]) await registerVehicle(env.d.url, v, city);
     const [o1, o2] = [buildConfirmed({ city }), buildConfirmed({ city })];
-    await publishConfirmed(d.rt, o1);
+    await publishConfirmed(env.d.rt, o1);
     await waitFor(() => assignmentOf(o1.data.orderId), { what: 'o1 allocated' });
-    await publishConfirmed(d.rt, o2);
+    await publishConfirmed(env.d.rt, o2);
     await waitFor(() => assignmentOf(o2.data.orderId), { what: 'o2 allocated' });
     assert.deepEqual(
       [
@@ -155,26 +142,32 @@ describe('allocation on order.confirmed', () => {
       [a, b],
     );
     // Released b before a: a is now the most recently released, c was never released.
-    assert.equal((await release(d.url, `${b}/release`)).status, 200);
-    assert.equal((await release(d.url, `${a}/release`)).status, 200);
+    assert.equal((await release(env.d.url, `${b}/release`)).status, 200);
+    assert.equal((await release(env.d.url, `${a}/release`)).status, 200);
     // c would be first (never released), but a foreign lock holds it: the walk goes on to b.
-    await d.redis.set(lockKey(redisPrefix, c), 'someone-else', { expiration: { type: 'PX', value: 60_000 } });
+    await env.d.redis.set(lockKey(env.redisPrefix, c), 'someone-else', {
+      expiration: { type: 'PX', value: 60_000 },
+    });
     const o3 = buildConfirmed({ city });
-    await publishConfirmed(d.rt, o3);
+    await publishConfirmed(env.d.rt, o3);
     const got = await waitFor(() => assignmentOf(o3.data.orderId), { what: 'o3 allocated' });
     assert.equal(got.vehicle_number, b);
-    assert.equal(await d.redis.get(lockKey(redisPrefix, c)), 'someone-else', 'the foreign lock is untouched');
+    assert.equal(
+      await env.d.redis.get(lockKey(env.redisPrefix, c)),
+      'someone-else',
+      'the foreign lock is untouched',
+    );
   });
 
   it('after an allocation, order.dispatched is on the topic with the §4 envelope and the flow correlation id', async () => {
     const city = newCity();
     const vehicle = vehicleNo();
-    await registerVehicle(d.url, vehicle, city);
+    await registerVehicle(env.d.url, vehicle, city);
     const order = buildConfirmed({ city, correlationId: `req-dispatched-${uniqueId()}` });
-    const prefix = d.rt.config.KAFKA_TOPIC_PREFIX;
-    const reader = await readTopic(d.rt.kafka, prefix, topicName(prefix, 'order.dispatched'));
+    const prefix = env.d.rt.config.KAFKA_TOPIC_PREFIX;
+    const reader = await readTopic(env.d.rt.kafka, prefix, topicName(prefix, 'order.dispatched'));
     try {
-      await publishConfirmed(d.rt, order);
+      await publishConfirmed(env.d.rt, order);
       const msg = await waitFor(() => reader.seen.find((m) => m.key === String(order.data.orderId)), {
         what: 'order.dispatched on the topic',
       });
@@ -194,26 +187,26 @@ describe('allocation on order.confirmed', () => {
   });
 
   it('when an order cannot be stored (blank city), it goes to the DLQ and the other orders are still dispatched', async () => {
-    const dlqBefore = await consumedWith(d.rt, 'dlq');
+    const dlqBefore = await consumedWith(env.d.rt, 'dlq');
     const city = newCity();
-    await registerVehicle(d.url, vehicleNo(), city);
+    await registerVehicle(env.d.url, vehicleNo(), city);
     const blank = buildConfirmed({ city: '   ' });
     const good = buildConfirmed({ city });
-    await publishConfirmed(d.rt, blank);
-    await publishConfirmed(d.rt, good);
-    await waitFor(async () => (await consumedWith(d.rt, 'dlq')) === dlqBefore + 1, {
+    await publishConfirmed(env.d.rt, blank);
+    await publishConfirmed(env.d.rt, good);
+    await waitFor(async () => (await consumedWith(env.d.rt, 'dlq')) === dlqBefore + 1, {
       what: 'the blank-city order in the DLQ',
     });
     await waitFor(() => assignmentOf(good.data.orderId), { what: 'the good order allocated' });
     assert.equal(await assignmentOf(blank.data.orderId), undefined);
     assert.ok(
-      !(await waitingOrderIds(d.rt)).includes(blank.data.orderId),
+      !(await waitingOrderIds(env.d.rt)).includes(blank.data.orderId),
       'the blank-city order is not queued',
     );
   });
 
   it('counts allocations by city and waiting orders by city in /metrics', async () => {
-    const res = await fetch(`${d.url}/metrics`);
+    const res = await fetch(`${env.d.url}/metrics`);
     const text = await res.text();
     assert.match(
       text,

@@ -1,4 +1,4 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient } from 'redis';
 import type { Envelope } from '@delivery/common';
@@ -13,35 +13,21 @@ import {
   lockKey,
   newCity,
   registerVehicle,
-  startOrderStub,
-  startTestDispatcher,
-  testRedisPrefix,
   vehicleNo,
   waitingOrderIds,
-  type OrderStub,
-  type TestDispatcher,
+  dispatcherWithStub,
 } from './support.js';
 
 describe('order.confirmed a batch at a time', () => {
-  let stub: OrderStub;
-  let d: TestDispatcher;
-  const redisPrefix = testRedisPrefix();
-
-  before(async () => {
-    stub = await startOrderStub();
-    d = await startTestDispatcher({ orderServiceUrl: stub.url, redisPrefix });
-  });
-  after(async () => {
-    await d?.close();
-    await stub?.stop();
-  });
+  const env = dispatcherWithStub();
 
   /** The consumer loop's call for one fetched batch, made directly so the batch is exactly this. */
-  const handleBatch = (events: Envelope<'order.confirmed'>[]) => d.parts.handlers[0]!.handleBatch!(events);
+  const handleBatch = (events: Envelope<'order.confirmed'>[]) =>
+    env.d.parts.handlers[0]!.handleBatch!(events);
 
   /** A vehicle the database knows but no serve has run for yet (a registration cut short). */
   const addVehicleSilently = (vehicle: string, city: string) =>
-    insertVehicle(d.rt.db, {
+    insertVehicle(env.d.rt.db, {
       vehicle_number: vehicle,
       vehicle_key: vehicleKey(vehicle),
       city,
@@ -50,7 +36,7 @@ describe('order.confirmed a batch at a time', () => {
 
   const dispatchedEvents = async (orderIds: number[]) =>
     (
-      (await d.rt
+      (await env.d.rt
         .db('outbox')
         .where({ topic: 'order.dispatched' })
         .whereIn(
@@ -66,14 +52,14 @@ describe('order.confirmed a batch at a time', () => {
     // B has an order waiting from before; its vehicles arrived without serving it.
     const older = buildConfirmed({ city: b });
     await handleBatch([older]);
-    assert.deepEqual(await waitingOrderIds(d.rt, cityKey(b)), [older.data.orderId]);
-    for (const v of fleetA) assert.equal((await registerVehicle(d.url, v, a)).status, 201);
+    assert.deepEqual(await waitingOrderIds(env.d.rt, cityKey(b)), [older.data.orderId]);
+    for (const v of fleetA) assert.equal((await registerVehicle(env.d.url, v, a)).status, 201);
     for (const v of fleetB) await addVehicleSilently(v, b);
 
     const [a1, b1, a2, b2, a3, a4, b3] = [a, b, a, b, a, a, b].map((city) => buildConfirmed({ city }));
     await handleBatch([a1!, b1!, a2!, b2!, a3!, a4!, b3!]);
 
-    const active = (await assignments(d.rt, { status: 'ACTIVE' })).filter((x) =>
+    const active = (await assignments(env.d.rt, { status: 'ACTIVE' })).filter((x) =>
       [cityKey(a), cityKey(b)].includes(x.city_key),
     );
     const vehicleOf = new Map(active.map((x) => [x.order_id, x.vehicle_number]));
@@ -88,19 +74,19 @@ describe('order.confirmed a batch at a time', () => {
       'B: the order that waited before the batch first, then the oldest of the batch',
     );
     assert.equal(active.length, 5);
-    assert.deepEqual(await waitingOrderIds(d.rt, cityKey(a)), [a4!.data.orderId]);
-    assert.deepEqual(await waitingOrderIds(d.rt, cityKey(b)), [b2!.data.orderId, b3!.data.orderId]);
+    assert.deepEqual(await waitingOrderIds(env.d.rt, cityKey(a)), [a4!.data.orderId]);
+    assert.deepEqual(await waitingOrderIds(env.d.rt, cityKey(b)), [b2!.data.orderId, b3!.data.orderId]);
     for (const x of active)
-      assert.equal(await d.redis.get(lockKey(redisPrefix, x.vehicle_number)), String(x.order_id));
+      assert.equal(await env.d.redis.get(lockKey(env.redisPrefix, x.vehicle_number)), String(x.order_id));
 
     // Every log line and event under its own order's flow.
     for (const o of [a1!, a2!, a3!, older, b1!]) {
-      const lines = linesWith(d.rt, `Vehicle allocated for order ${o.data.orderNumber}`);
+      const lines = linesWith(env.d.rt, `Vehicle allocated for order ${o.data.orderNumber}`);
       assert.equal(lines.length, 1, o.data.orderNumber);
       assert.equal(lines[0]!.correlationId, o.correlationId);
     }
     for (const o of [a4!, b2!, b3!]) {
-      const lines = linesWith(d.rt, 'All vehicles occupied').filter(
+      const lines = linesWith(env.d.rt, 'All vehicles occupied').filter(
         (l) => l.orderNumber === o.data.orderNumber,
       );
       assert.equal(lines.length, 1, o.data.orderNumber);
@@ -116,65 +102,65 @@ describe('order.confirmed a batch at a time', () => {
 
     // Handling the same batch again (a retry after a failure) changes nothing.
     await handleBatch([a1!, b1!, a2!, b2!, a3!, a4!, b3!]);
-    assert.equal((await assignments(d.rt)).filter((x) => confirmed.has(x.order_id)).length, 5);
+    assert.equal((await assignments(env.d.rt)).filter((x) => confirmed.has(x.order_id)).length, 5);
     assert.equal((await dispatchedEvents([...confirmed.keys()])).length, 5);
-    assert.deepEqual(await waitingOrderIds(d.rt, cityKey(b)), [b2!.data.orderId, b3!.data.orderId]);
+    assert.deepEqual(await waitingOrderIds(env.d.rt, cityKey(b)), [b2!.data.orderId, b3!.data.orderId]);
   });
 
   it('when one batch holds the same order.confirmed twice (and a second event for that order), the order gets one assignment', async () => {
     const city = newCity();
-    for (const v of [vehicleNo(), vehicleNo()]) await registerVehicle(d.url, v, city);
+    for (const v of [vehicleNo(), vehicleNo()]) await registerVehicle(env.d.url, v, city);
     const order = buildConfirmed({ city });
     const again = buildConfirmed({ city, orderId: order.data.orderId });
 
     await handleBatch([order, order, again]);
 
-    const rows = (await assignments(d.rt)).filter((x) => x.order_id === order.data.orderId);
+    const rows = (await assignments(env.d.rt)).filter((x) => x.order_id === order.data.orderId);
     assert.equal(rows.length, 1);
     assert.equal((await dispatchedEvents([order.data.orderId])).length, 1);
-    assert.equal(linesWith(d.rt, `Vehicle allocated for order ${order.data.orderNumber}`).length, 1);
+    assert.equal(linesWith(env.d.rt, `Vehicle allocated for order ${order.data.orderNumber}`).length, 1);
     assert.equal(
-      linesWith(d.rt, 'order has a vehicle already; event ignored').filter(
+      linesWith(env.d.rt, 'order has a vehicle already; event ignored').filter(
         (l) => l.orderId === order.data.orderId,
       ).length,
       2,
       'each repeat is reported as ignored',
     );
-    assert.deepEqual(await waitingOrderIds(d.rt, cityKey(city)), []);
+    assert.deepEqual(await waitingOrderIds(env.d.rt, cityKey(city)), []);
   });
 
   it('when a lock in the walk is refused, the older order still gets the vehicle and the newest waits', async () => {
     const city = newCity();
     const [v1, v2] = [vehicleNo(), vehicleNo()];
-    for (const v of [v1, v2]) await registerVehicle(d.url, v, city);
+    for (const v of [v1, v2]) await registerVehicle(env.d.url, v, city);
     // v1 comes first in the walk, but a lock the database does not know of holds it.
-    await d.redis.set(lockKey(redisPrefix, v1), 'someone-else', {
+    await env.d.redis.set(lockKey(env.redisPrefix, v1), 'someone-else', {
       expiration: { type: 'PX', value: 60_000 },
     });
     const [o1, o2] = [buildConfirmed({ city }), buildConfirmed({ city })];
 
     await handleBatch([o1, o2]);
 
-    const rows = (await assignments(d.rt)).filter((x) => x.city_key === cityKey(city));
+    const rows = (await assignments(env.d.rt)).filter((x) => x.city_key === cityKey(city));
     assert.deepEqual(
       rows.map((x) => [x.order_id, x.vehicle_number]),
       [[o1.data.orderId, v2]],
     );
-    assert.deepEqual(await waitingOrderIds(d.rt, cityKey(city)), [o2.data.orderId]);
-    assert.equal(await d.redis.get(lockKey(redisPrefix, v2)), String(o1.data.orderId));
-    assert.equal(await d.redis.get(lockKey(redisPrefix, v1)), 'someone-else');
+    assert.deepEqual(await waitingOrderIds(env.d.rt, cityKey(city)), [o2.data.orderId]);
+    assert.equal(await env.d.redis.get(lockKey(env.redisPrefix, v2)), String(o1.data.orderId));
+    assert.equal(await env.d.redis.get(lockKey(env.redisPrefix, v1)), 'someone-else');
   });
 
   it('when the final guard refuses the multi-row insert, the city is walked one order at a time and still served oldest first', async () => {
     const city = newCity();
     const [v1, v2] = [vehicleNo(), vehicleNo()];
-    await registerVehicle(d.url, v1, city);
+    await registerVehicle(env.d.url, v1, city);
     const carried = buildConfirmed({ city });
     await handleBatch([carried]);
     await addVehicleSilently(v2, city);
     // A queue row for an order that has its vehicle: the batch pairs it with v2 and the
     // assignment insert is refused by the one-assignment-per-order index.
-    await d.rt.db('waiting_orders').insert({
+    await env.d.rt.db('waiting_orders').insert({
       order_id: carried.data.orderId,
       order_number: carried.data.orderNumber,
       city,
@@ -185,7 +171,7 @@ describe('order.confirmed a batch at a time', () => {
 
     await handleBatch([order]);
 
-    const rows = (await assignments(d.rt)).filter((x) => x.city_key === cityKey(city));
+    const rows = (await assignments(env.d.rt)).filter((x) => x.city_key === cityKey(city));
     assert.deepEqual(
       rows.map((x) => [x.order_id, x.vehicle_number, x.status]),
       [
@@ -193,21 +179,21 @@ describe('order.confirmed a batch at a time', () => {
         [order.data.orderId, v2, 'ACTIVE'],
       ],
     );
-    assert.deepEqual(await waitingOrderIds(d.rt, cityKey(city)), []);
-    assert.equal(await d.redis.get(lockKey(redisPrefix, v2)), String(order.data.orderId));
-    assert.equal(await d.redis.get(lockKey(redisPrefix, v1)), String(carried.data.orderId));
+    assert.deepEqual(await waitingOrderIds(env.d.rt, cityKey(city)), []);
+    assert.equal(await env.d.redis.get(lockKey(env.redisPrefix, v2)), String(order.data.orderId));
+    assert.equal(await env.d.redis.get(lockKey(env.redisPrefix, v1)), String(carried.data.orderId));
   });
 
   it('in a city of 1,000 vehicles with 999 busy, an allocation costs one Redis command and a full city none', async () => {
     const city = `Crowded ${uniqueId()}`;
     const tag = `C${uniqueId().toUpperCase()}`;
     const fleet = Array.from({ length: 1_000 }, (_, i) => `${tag}-${i}`);
-    await d.rt
+    await env.d.rt
       .db('vehicles')
       .insert(
         fleet.map((v) => ({ vehicle_number: v, vehicle_key: vehicleKey(v), city, city_key: cityKey(city) })),
       );
-    const ids = (await d.rt
+    const ids = (await env.d.rt
       .db('vehicles')
       .where({ city_key: cityKey(city) })
       .orderBy('id')
@@ -219,10 +205,10 @@ describe('order.confirmed a batch at a time', () => {
       vehicle_id,
       city_key: cityKey(city),
     }));
-    await d.rt.db('assignments').insert(busy);
+    await env.d.rt.db('assignments').insert(busy);
     await Promise.all(
       busy.map((x, i) =>
-        d.redis.set(lockKey(redisPrefix, fleet[i]!), String(x.order_id), {
+        env.d.redis.set(lockKey(env.redisPrefix, fleet[i]!), String(x.order_id), {
           expiration: { type: 'PX', value: 3_600_000 },
         }),
       ),
@@ -234,8 +220,8 @@ describe('order.confirmed a batch at a time', () => {
     await monitor.monitor((line: string) => seen.push(line));
     /** The commands naming this city's locks, up to a marker sent last: MONITOR keeps their order. */
     const cityCommands = async () => {
-      const marker = `${redisPrefix}marker-${uniqueId()}`;
-      await d.redis.get(marker);
+      const marker = `${env.redisPrefix}marker-${uniqueId()}`;
+      await env.d.redis.get(marker);
       const end = await waitFor(() => {
         const i = seen.findIndex((l) => l.includes(marker));
         return i >= 0 && i + 1;
@@ -249,7 +235,7 @@ describe('order.confirmed a batch at a time', () => {
       await handleBatch([order]);
       const commands = await cityCommands();
 
-      const mine = (await assignments(d.rt)).find((x) => x.order_id === order.data.orderId);
+      const mine = (await assignments(env.d.rt)).find((x) => x.order_id === order.data.orderId);
       assert.equal(mine?.vehicle_number, fleet[999], 'the one free vehicle');
       assert.equal(commands.length, 1, commands.join('\n'));
       assert.match(commands[0]!, /"set" .*"nx".*"get"/i, 'SET NX PX GET');
@@ -257,7 +243,7 @@ describe('order.confirmed a batch at a time', () => {
       const late = buildConfirmed({ city });
       await handleBatch([late]);
       assert.deepEqual(await cityCommands(), [], 'with every vehicle busy, no lock is even tried');
-      assert.deepEqual(await waitingOrderIds(d.rt, cityKey(city)), [late.data.orderId]);
+      assert.deepEqual(await waitingOrderIds(env.d.rt, cityKey(city)), [late.data.orderId]);
     } finally {
       await monitor.destroy();
     }

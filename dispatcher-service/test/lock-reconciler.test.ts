@@ -1,4 +1,4 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor } from '@delivery/common/testing';
 import { ensureCityLock, lockCities } from '../src/dispatch/city-locks-repository.js';
@@ -12,42 +12,27 @@ import {
   newCity,
   publishConfirmed,
   registerVehicle,
-  startOrderStub,
-  startTestDispatcher,
-  testRedisPrefix,
   vehicleNo,
   waitingOrderIds,
-  type OrderStub,
-  type TestDispatcher,
+  dispatcherWithStub,
 } from './support.js';
 
 describe('the lock reconciler', () => {
-  let stub: OrderStub;
-  let d: TestDispatcher;
-  const redisPrefix = testRedisPrefix();
-  const lockOf = (vehicle: string) => d.redis.get(lockKey(redisPrefix, vehicle));
-
-  before(async () => {
-    stub = await startOrderStub();
-    // The periodic pass is far away: each test runs a pass itself, so nothing races the arrangement.
-    d = await startTestDispatcher({ orderServiceUrl: stub.url, redisPrefix, reconcileIntervalMs: 60_000 });
-  });
-  after(async () => {
-    await d?.close();
-    await stub?.stop();
-  });
+  // The periodic pass is far away: each test runs a pass itself, so nothing races the arrangement.
+  const env = dispatcherWithStub({ reconcileIntervalMs: 60_000 });
+  const lockOf = (vehicle: string) => env.d.redis.get(lockKey(env.redisPrefix, vehicle));
 
   /** A city whose vehicles all carry an order. */
   async function busyCity(vehicles: number) {
     const city = newCity();
     const numbers = Array.from({ length: vehicles }, vehicleNo);
-    for (const v of numbers) await registerVehicle(d.url, v, city);
+    for (const v of numbers) await registerVehicle(env.d.url, v, city);
     const orders = numbers.map(() => buildConfirmed({ city }));
-    await publishConfirmed(d.rt, ...orders);
+    await publishConfirmed(env.d.rt, ...orders);
     const ids = orders.map((o) => o.data.orderId);
     const rows = await waitFor(
       async () => {
-        const active = (await assignments(d.rt, { status: 'ACTIVE' })).filter((a) =>
+        const active = (await assignments(env.d.rt, { status: 'ACTIVE' })).filter((a) =>
           ids.includes(a.order_id),
         );
         return active.length === vehicles && active;
@@ -59,23 +44,23 @@ describe('the lock reconciler', () => {
 
   it('when the locks vanished (Redis flushed), a pass re-creates them with the order ids and a new order gets no busy vehicle', async () => {
     const { city, rows } = await busyCity(2);
-    assert.ok((await deleteKeys(d.redis, redisPrefix)) >= 2);
+    assert.ok((await deleteKeys(env.d.redis, env.redisPrefix)) >= 2);
     for (const r of rows) assert.equal(await lockOf(r.vehicle_number), null);
 
-    const report = await d.parts.reconciler.reconcile();
+    const report = await env.d.parts.reconciler.reconcile();
 
     assert.ok(report.restored >= 2, `restored ${report.restored}`);
     for (const r of rows) assert.equal(await lockOf(r.vehicle_number), String(r.order_id));
     const late = buildConfirmed({ city });
-    await publishConfirmed(d.rt, late);
+    await publishConfirmed(env.d.rt, late);
     await waitFor(
-      () => linesWith(d.rt, 'All vehicles occupied').some((l) => l.orderNumber === late.data.orderNumber),
+      () => linesWith(env.d.rt, 'All vehicles occupied').some((l) => l.orderNumber === late.data.orderNumber),
       {
         what: 'All vehicles occupied for the new order',
       },
     );
-    assert.deepEqual(await waitingOrderIds(d.rt, city.toLowerCase()), [late.data.orderId]);
-    const active = (await assignments(d.rt, { status: 'ACTIVE' })).filter(
+    assert.deepEqual(await waitingOrderIds(env.d.rt, city.toLowerCase()), [late.data.orderId]);
+    const active = (await assignments(env.d.rt, { status: 'ACTIVE' })).filter(
       (a) => a.city_key === city.toLowerCase(),
     );
     assert.deepEqual(active.map((a) => a.order_id).sort(), rows.map((r) => r.order_id).sort());
@@ -84,45 +69,45 @@ describe('the lock reconciler', () => {
   it('a lock with no active assignment is removed, and the order waiting for that vehicle is then served', async () => {
     const city = newCity();
     const waiting = buildConfirmed({ city });
-    await publishConfirmed(d.rt, waiting);
+    await publishConfirmed(env.d.rt, waiting);
     await waitFor(
-      () => linesWith(d.rt, `Cannot find vehicle for order ${waiting.data.orderNumber}`).length === 1,
+      () => linesWith(env.d.rt, `Cannot find vehicle for order ${waiting.data.orderNumber}`).length === 1,
       {
         what: 'the order waits',
       },
     );
     const vehicle = vehicleNo();
     // Left by a crashed release, long enough ago that it cannot be an allocation in flight.
-    await d.redis.set(lockKey(redisPrefix, vehicle), '999999', {
+    await env.d.redis.set(lockKey(env.redisPrefix, vehicle), '999999', {
       expiration: { type: 'PX', value: 600_000 },
     });
-    assert.equal((await registerVehicle(d.url, vehicle, city)).status, 201);
+    assert.equal((await registerVehicle(env.d.url, vehicle, city)).status, 201);
     assert.deepEqual(
-      await waitingOrderIds(d.rt, city.toLowerCase()),
+      await waitingOrderIds(env.d.rt, city.toLowerCase()),
       [waiting.data.orderId],
       'the stray lock hid the vehicle',
     );
 
-    const report = await d.parts.reconciler.reconcile();
+    const report = await env.d.parts.reconciler.reconcile();
 
     assert.ok(report.removed >= 1 && report.allocated >= 1, JSON.stringify(report));
     assert.equal(await lockOf(vehicle), String(waiting.data.orderId));
-    assert.deepEqual(await waitingOrderIds(d.rt, city.toLowerCase()), []);
-    assert.equal(linesWith(d.rt, `Vehicle allocated for order ${waiting.data.orderNumber}`).length, 1);
+    assert.deepEqual(await waitingOrderIds(env.d.rt, city.toLowerCase()), []);
+    assert.equal(linesWith(env.d.rt, `Vehicle allocated for order ${waiting.data.orderNumber}`).length, 1);
   });
 
   it('a lock taken moments ago is left alone while its city has an allocation in flight', async () => {
     const city = newCity();
     const vehicle = vehicleNo();
-    assert.equal((await registerVehicle(d.url, vehicle, city)).status, 201);
-    await d.redis.set(lockKey(redisPrefix, vehicle), '888888', {
-      expiration: { type: 'PX', value: d.settings.VEHICLE_LOCK_TTL_MS },
+    assert.equal((await registerVehicle(env.d.url, vehicle, city)).status, 201);
+    await env.d.redis.set(lockKey(env.redisPrefix, vehicle), '888888', {
+      expiration: { type: 'PX', value: env.d.settings.VEHICLE_LOCK_TTL_MS },
     });
     // An allocation holds its city's row lock from SET NX until it commits.
-    await ensureCityLock(d.rt.db, city.toLowerCase());
-    await d.rt.db.transaction(async (trx) => {
+    await ensureCityLock(env.d.rt.db, city.toLowerCase());
+    await env.d.rt.db.transaction(async (trx) => {
       await lockCities(trx, [city.toLowerCase()]);
-      await d.parts.reconciler.reconcile();
+      await env.d.parts.reconciler.reconcile();
     });
     assert.equal(await lockOf(vehicle), '888888');
   });
@@ -130,14 +115,14 @@ describe('the lock reconciler', () => {
   it('a lock taken moments ago by an allocation that died (no assignment, no allocation in flight) is removed at once', async () => {
     const city = newCity();
     const vehicle = vehicleNo();
-    assert.equal((await registerVehicle(d.url, vehicle, city)).status, 201);
+    assert.equal((await registerVehicle(env.d.url, vehicle, city)).status, 201);
     // What an instance SIGKILLed between SET NX and COMMIT leaves: a full-TTL lock for an order
     // whose assignment was rolled back with the connection.
-    await d.redis.set(lockKey(redisPrefix, vehicle), '777777', {
-      expiration: { type: 'PX', value: d.settings.VEHICLE_LOCK_TTL_MS },
+    await env.d.redis.set(lockKey(env.redisPrefix, vehicle), '777777', {
+      expiration: { type: 'PX', value: env.d.settings.VEHICLE_LOCK_TTL_MS },
     });
 
-    const report = await d.parts.reconciler.reconcile();
+    const report = await env.d.parts.reconciler.reconcile();
 
     assert.ok(report.removed >= 1, JSON.stringify(report));
     assert.equal(await lockOf(vehicle), null);
@@ -146,34 +131,37 @@ describe('the lock reconciler', () => {
   it('after a crash between a release and the re-allocation, a pass gives the vehicle to the oldest waiting order', async () => {
     const { city, rows } = await busyCity(1);
     const pair = [buildConfirmed({ city }), buildConfirmed({ city })];
-    await publishConfirmed(d.rt, ...pair);
+    await publishConfirmed(env.d.rt, ...pair);
     const occupiedFor = (n: string) =>
-      linesWith(d.rt, 'All vehicles occupied').some((l) => l.orderNumber === n);
+      linesWith(env.d.rt, 'All vehicles occupied').some((l) => l.orderNumber === n);
     await waitFor(() => pair.every((o) => occupiedFor(o.data.orderNumber)), { what: 'both orders handled' });
     // Two partitions may deliver them in either order: the queue says which waited longer.
-    const [oldest, newer] = await waitingOrderIds(d.rt, city.toLowerCase());
+    const [oldest, newer] = await waitingOrderIds(env.d.rt, city.toLowerCase());
     assert.ok(oldest !== undefined && newer !== undefined, 'two orders wait');
     // What a release leaves behind when the process dies right after freeing the vehicle.
-    await d.rt.db('assignments').where({ order_id: rows[0]!.order_id }).update({ status: 'RELEASED' });
-    await d.redis.del(lockKey(redisPrefix, rows[0]!.vehicle_number));
+    await env.d.rt.db('assignments').where({ order_id: rows[0]!.order_id }).update({ status: 'RELEASED' });
+    await env.d.redis.del(lockKey(env.redisPrefix, rows[0]!.vehicle_number));
 
-    const report = await d.parts.reconciler.reconcile();
+    const report = await env.d.parts.reconciler.reconcile();
 
     assert.ok(report.allocated >= 1, JSON.stringify(report));
     assert.equal(await lockOf(rows[0]!.vehicle_number), String(oldest));
-    assert.deepEqual(await waitingOrderIds(d.rt, city.toLowerCase()), [newer]);
+    assert.deepEqual(await waitingOrderIds(env.d.rt, city.toLowerCase()), [newer]);
   });
 
   it('as a worker it runs at start and then every interval', async () => {
     const { rows } = await busyCity(1);
-    await deleteKeys(d.redis, redisPrefix);
-    const reconciler = createLockReconciler(d.parts.dispatch, { intervalMs: 200, logger: d.rt.logger });
+    await deleteKeys(env.d.redis, env.redisPrefix);
+    const reconciler = createLockReconciler(env.d.parts.dispatch, {
+      intervalMs: 200,
+      logger: env.d.rt.logger,
+    });
     reconciler.start();
     try {
       await waitFor(async () => (await lockOf(rows[0]!.vehicle_number)) === String(rows[0]!.order_id), {
         what: 'the lock re-created by the start-up pass',
       });
-      await deleteKeys(d.redis, redisPrefix);
+      await deleteKeys(env.d.redis, env.redisPrefix);
       await waitFor(async () => (await lockOf(rows[0]!.vehicle_number)) === String(rows[0]!.order_id), {
         what: 'the lock re-created by a periodic pass',
       });

@@ -1,4 +1,4 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor, type ApiResponse, type ErrorBody } from '@delivery/common/testing';
 import {
@@ -9,47 +9,32 @@ import {
   publishConfirmed,
   registerVehicle,
   release,
-  startOrderStub,
-  startTestDispatcher,
-  testRedisPrefix,
   vehicleNo,
-  type OrderStub,
-  type TestDispatcher,
+  dispatcherWithStub,
 } from './support.js';
 
 describe('PATCH /dispatch-locations/…/release', () => {
-  let stub: OrderStub;
-  let d: TestDispatcher;
-  const redisPrefix = testRedisPrefix();
-
-  before(async () => {
-    stub = await startOrderStub();
-    d = await startTestDispatcher({ orderServiceUrl: stub.url, redisPrefix });
-  });
-  after(async () => {
-    await d?.close();
-    await stub?.stop();
-  });
+  const env = dispatcherWithStub();
 
   /** A registered vehicle carrying a freshly confirmed order. */
   async function allocatedVehicle(city = newCity()) {
     const vehicle = vehicleNo();
-    assert.equal((await registerVehicle(d.url, vehicle, city)).status, 201);
+    assert.equal((await registerVehicle(env.d.url, vehicle, city)).status, 201);
     const order = buildConfirmed({ city });
-    await publishConfirmed(d.rt, order);
-    await waitFor(async () => (await assignments(d.rt)).some((a) => a.order_id === order.data.orderId), {
+    await publishConfirmed(env.d.rt, order);
+    await waitFor(async () => (await assignments(env.d.rt)).some((a) => a.order_id === order.data.orderId), {
       what: 'the order allocated',
     });
     return { vehicle, city, order };
   }
 
   const statusOf = async (orderId: number) =>
-    (await assignments(d.rt)).find((a) => a.order_id === orderId)?.status;
+    (await assignments(env.d.rt)).find((a) => a.order_id === orderId)?.status;
 
   it('with the city form of the assignment example (any case), delivers the order, frees the vehicle and answers 200', async () => {
     const { vehicle, city, order } = await allocatedVehicle();
     const res = await release(
-      d.url,
+      env.d.url,
       `${vehicle.toLowerCase()}/${encodeURIComponent(city.toLowerCase())}/release`,
       {
         'x-request-id': 'req-release-1',
@@ -64,26 +49,28 @@ describe('PATCH /dispatch-locations/…/release', () => {
       status: 'DELIVERED',
     });
     assert.deepEqual(
-      stub.patches.filter((p) => p.orderId === order.data.orderId),
+      env.stub.patches.filter((p) => p.orderId === order.data.orderId),
       [{ orderId: order.data.orderId, body: { status: 'DELIVERED' }, requestId: 'req-release-1' }],
     );
     assert.equal(await statusOf(order.data.orderId), 'RELEASED');
-    assert.equal(await d.redis.get(lockKey(redisPrefix, vehicle)), null, 'the lock is gone');
-    const available = await fetch(`${d.url}/dispatch-locations/${encodeURIComponent(city)}?available=true`);
+    assert.equal(await env.d.redis.get(lockKey(env.redisPrefix, vehicle)), null, 'the lock is gone');
+    const available = await fetch(
+      `${env.d.url}/dispatch-locations/${encodeURIComponent(city)}?available=true`,
+    );
     assert.deepEqual(await available.json(), [{ vehicle_number: vehicle, city }]);
   });
 
   it('when the vehicle is unknown, 404 vehicle_not_found and order-service is not called', async () => {
-    const calls = stub.patches.length;
-    const res = await release<ErrorBody>(d.url, 'NOPE-0000/release');
+    const calls = env.stub.patches.length;
+    const res = await release<ErrorBody>(env.d.url, 'NOPE-0000/release');
     assert.equal(res.status, 404);
     assert.equal(res.body.error.code, 'vehicle_not_found');
-    assert.equal(stub.patches.length, calls);
+    assert.equal(env.stub.patches.length, calls);
   });
 
   it("when the city is not the vehicle's, 404 vehicle_not_found and the vehicle stays allocated", async () => {
     const { vehicle, order } = await allocatedVehicle();
-    const res = await release<ErrorBody>(d.url, `${vehicle}/Elsewhere/release`);
+    const res = await release<ErrorBody>(env.d.url, `${vehicle}/Elsewhere/release`);
     assert.equal(res.status, 404);
     assert.equal(res.body.error.code, 'vehicle_not_found');
     assert.equal(await statusOf(order.data.orderId), 'ACTIVE');
@@ -91,102 +78,102 @@ describe('PATCH /dispatch-locations/…/release', () => {
 
   it('when the vehicle has no order, 409 vehicle_not_allocated', async () => {
     const vehicle = vehicleNo();
-    await registerVehicle(d.url, vehicle, newCity());
-    const res = await release<ErrorBody>(d.url, `${vehicle}/release`);
+    await registerVehicle(env.d.url, vehicle, newCity());
+    const res = await release<ErrorBody>(env.d.url, `${vehicle}/release`);
     assert.equal(res.status, 409);
     assert.equal(res.body.error.code, 'vehicle_not_allocated');
   });
 
   it('when the vehicle was released already, a repeated release is 409 vehicle_not_allocated', async () => {
     const { vehicle } = await allocatedVehicle();
-    assert.equal((await release(d.url, `${vehicle}/release`)).status, 200);
-    const again = await release(d.url, `${vehicle}/release`);
+    assert.equal((await release(env.d.url, `${vehicle}/release`)).status, 200);
+    const again = await release(env.d.url, `${vehicle}/release`);
     assert.equal(again.status, 409);
   });
 
   it('when order-service is down, 502 with the vehicle still allocated; once it is back the same call completes', async () => {
     const { vehicle, city, order } = await allocatedVehicle();
-    await stub.stop();
+    await env.stub.stop();
     let res: ApiResponse<ErrorBody>;
     try {
-      res = await release<ErrorBody>(d.url, `${vehicle}/${encodeURIComponent(city)}/release`);
+      res = await release<ErrorBody>(env.d.url, `${vehicle}/${encodeURIComponent(city)}/release`);
     } finally {
-      await stub.start();
+      await env.stub.start();
     }
     assert.equal(res.status, 502);
     assert.equal(res.body.error.code, 'order_service_unavailable');
     assert.equal(await statusOf(order.data.orderId), 'ACTIVE');
-    assert.equal(await d.redis.get(lockKey(redisPrefix, vehicle)), String(order.data.orderId));
-    assert.equal(stub.patches.filter((p) => p.orderId === order.data.orderId).length, 0);
+    assert.equal(await env.d.redis.get(lockKey(env.redisPrefix, vehicle)), String(order.data.orderId));
+    assert.equal(env.stub.patches.filter((p) => p.orderId === order.data.orderId).length, 0);
 
-    const retry = await release(d.url, `${vehicle}/${encodeURIComponent(city)}/release`);
+    const retry = await release(env.d.url, `${vehicle}/${encodeURIComponent(city)}/release`);
     assert.equal(retry.status, 200);
     assert.deepEqual(
-      stub.patches.filter((p) => p.orderId === order.data.orderId).map((p) => p.body),
+      env.stub.patches.filter((p) => p.orderId === order.data.orderId).map((p) => p.body),
       [{ status: 'DELIVERED' }],
     );
     assert.equal(await statusOf(order.data.orderId), 'RELEASED');
-    assert.equal(await d.redis.get(lockKey(redisPrefix, vehicle)), null);
+    assert.equal(await env.d.redis.get(lockKey(env.redisPrefix, vehicle)), null);
   });
 
   it('when order-service answers 503 then 200, the client retries and the release succeeds', async () => {
     const { vehicle, order } = await allocatedVehicle();
-    stub.answer(503);
-    const res = await release(d.url, `${vehicle}/release`);
+    env.stub.answer(503);
+    const res = await release(env.d.url, `${vehicle}/release`);
     assert.equal(res.status, 200);
-    assert.equal(stub.patches.filter((p) => p.orderId === order.data.orderId).length, 2);
+    assert.equal(env.stub.patches.filter((p) => p.orderId === order.data.orderId).length, 2);
     assert.equal(await statusOf(order.data.orderId), 'RELEASED');
   });
 
   it('when order-service keeps answering 500, 502 after a few attempts and nothing changes', async () => {
     const { vehicle, order } = await allocatedVehicle();
-    stub.answer(500, 500, 500);
-    const res = await release(d.url, `${vehicle}/release`);
+    env.stub.answer(500, 500, 500);
+    const res = await release(env.d.url, `${vehicle}/release`);
     assert.equal(res.status, 502);
-    assert.equal(stub.patches.filter((p) => p.orderId === order.data.orderId).length, 3);
+    assert.equal(env.stub.patches.filter((p) => p.orderId === order.data.orderId).length, 3);
     assert.equal(await statusOf(order.data.orderId), 'ACTIVE');
   });
 
   it('when order-service answers 409 (the order is DELIVERED already), the release completes', async () => {
     const { vehicle, order } = await allocatedVehicle();
-    stub.answer(409);
-    const res = await release(d.url, `${vehicle}/release`);
+    env.stub.answer(409);
+    const res = await release(env.d.url, `${vehicle}/release`);
     assert.equal(res.status, 200);
     assert.equal(await statusOf(order.data.orderId), 'RELEASED');
   });
 
   it('when order-service does not know the order (404), 502 order_service_rejected and the vehicle stays allocated', async () => {
     const { vehicle, order } = await allocatedVehicle();
-    stub.answer(404);
-    const res = await release<ErrorBody>(d.url, `${vehicle}/release`);
+    env.stub.answer(404);
+    const res = await release<ErrorBody>(env.d.url, `${vehicle}/release`);
     assert.equal(res.status, 502);
     assert.equal(res.body.error.code, 'order_service_rejected');
     assert.equal(await statusOf(order.data.orderId), 'ACTIVE');
   });
 
   it('when the vehicle number in the path is malformed, 400 validation_failed', async () => {
-    const res = await release<ErrorBody>(d.url, `${encodeURIComponent('AB_12!')}/release`);
+    const res = await release<ErrorBody>(env.d.url, `${encodeURIComponent('AB_12!')}/release`);
     assert.equal(res.status, 400);
     assert.equal(res.body.error.code, 'validation_failed');
   });
   it("releases in several cities at once: each city's waiting order gets that city's freed vehicle", async () => {
     const busy = await Promise.all([newCity(), newCity(), newCity()].map((city) => allocatedVehicle(city)));
     const next = busy.map(({ city }) => buildConfirmed({ city }));
-    for (const order of next) await publishConfirmed(d.rt, order);
+    for (const order of next) await publishConfirmed(env.d.rt, order);
     const waiting = async () =>
-      (await d.rt.db('waiting_orders').whereIn(
+      (await env.d.rt.db('waiting_orders').whereIn(
         'order_id',
         next.map((o) => o.data.orderId),
       )) as unknown[];
     await waitFor(async () => (await waiting()).length === 3, { what: 'the three orders waiting' });
     // Released together: the serving rounds coalesce them, several cities in one transaction.
-    const answers = await Promise.all(busy.map(({ vehicle }) => release(d.url, `${vehicle}/release`)));
+    const answers = await Promise.all(busy.map(({ vehicle }) => release(env.d.url, `${vehicle}/release`)));
     assert.deepEqual(
       answers.map((a) => a.status),
       [200, 200, 200],
     );
     await waitFor(async () => (await waiting()).length === 0, { what: 'nobody waiting' });
-    const rows = await assignments(d.rt);
+    const rows = await assignments(env.d.rt);
     for (const [i, order] of next.entries()) {
       const active = rows.filter((a) => a.order_id === order.data.orderId && a.status === 'ACTIVE');
       assert.equal(active.length, 1, `order ${i} has one active assignment`);

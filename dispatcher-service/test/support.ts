@@ -6,6 +6,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { envelopeSchema, startWorker, topicName, type Envelope, type Worker } from '@delivery/common';
 import {
@@ -276,4 +277,32 @@ export async function waitingOrderIds(rt: TestRuntime, cityKey?: string): Promis
 export async function consumedWith(rt: TestRuntime, outcome: string): Promise<number> {
   const { values } = await rt.metrics.eventsConsumed.get();
   return values.filter((v) => v.labels.outcome === outcome).reduce((sum, v) => sum + v.value, 0);
+}
+
+/** What a describe block gets from dispatcherWithStub: set by its `before`, closed by its `after`. */
+export interface StubbedDispatcher {
+  stub: OrderStub;
+  d: TestDispatcher;
+  redisPrefix: string;
+}
+
+/**
+ * For the enclosing describe: an order-service stand-in and a dispatcher wired to it, under a
+ * Redis prefix of their own, started before its tests and closed after them.
+ */
+export function dispatcherWithStub(options: Pick<TestDispatcherOptions, 'reconcileIntervalMs'> = {}) {
+  const env = { redisPrefix: testRedisPrefix() } as StubbedDispatcher;
+  before(async () => {
+    env.stub = await startOrderStub();
+    env.d = await startTestDispatcher({
+      orderServiceUrl: env.stub.url,
+      redisPrefix: env.redisPrefix,
+      ...options,
+    });
+  });
+  after(async () => {
+    await env.d?.close();
+    await env.stub?.stop();
+  });
+  return env;
 }

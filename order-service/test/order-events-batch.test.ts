@@ -21,25 +21,8 @@ import { createApp } from '../src/app.js';
 import { applyInventoryResults } from '../src/orders/apply-inventory-result.js';
 import { orderEventHandlers } from '../src/orders/order-events-consumer.js';
 import { recordDispatches } from '../src/orders/record-dispatch.js';
-import type { Order } from '../src/orders/orders-repository.js';
-import { ORDER_MIGRATIONS } from './support.js';
+import { ORDER_MIGRATIONS, dispatched, inventoryUpdated, type OrderJson } from './support.js';
 
-type OrderJson = Omit<Order, 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string };
-
-const inventoryUpdated = (order: OrderJson, status: 'RESERVED' | 'REJECTED', reason?: string) =>
-  envelope('order.inventory.updated', {
-    orderId: order.id,
-    orderNumber: order.orderNumber,
-    status,
-    ...(reason ? { reason } : {}),
-  });
-const dispatched = (order: OrderJson, vehicleNumber: string) =>
-  envelope('order.dispatched', {
-    orderId: order.id,
-    orderNumber: order.orderNumber,
-    vehicleNumber,
-    city: order.city,
-  });
 const unknownOrder = () =>
   envelope('order.inventory.updated', {
     orderId: 987654321,

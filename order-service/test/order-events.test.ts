@@ -13,10 +13,7 @@ import {
 } from '@delivery/common/testing';
 import { createApp } from '../src/app.js';
 import { orderEventHandlers } from '../src/orders/order-events-consumer.js';
-import type { Order } from '../src/orders/orders-repository.js';
-import { ORDER_MIGRATIONS } from './support.js';
-
-type OrderJson = Omit<Order, 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string };
+import { ORDER_MIGRATIONS, dispatched, inventoryUpdated, type OrderJson } from './support.js';
 
 describe('order-service consumer: order.inventory.updated and order.dispatched', () => {
   let rt: TestRuntime;
@@ -49,20 +46,6 @@ describe('order-service consumer: order.inventory.updated and order.dispatched',
       })
     ).body;
   const getOrder = async (id: number) => (await call<OrderJson>('GET', `${server.url}/orders/${id}`)).body;
-  const inventoryUpdated = (order: OrderJson, status: 'RESERVED' | 'REJECTED', reason?: string) =>
-    envelope('order.inventory.updated', {
-      orderId: order.id,
-      orderNumber: order.orderNumber,
-      status,
-      ...(reason ? { reason } : {}),
-    });
-  const dispatched = (order: OrderJson, vehicleNumber: string) =>
-    envelope('order.dispatched', {
-      orderId: order.id,
-      orderNumber: order.orderNumber,
-      vehicleNumber,
-      city: order.city,
-    });
   const confirmedRows = (order: OrderJson) =>
     rt.db('outbox').where({ topic: 'order.confirmed', message_key: String(order.id) });
   /** The handler logs every event it applied or skipped with its id: the signal that it was consumed. */

@@ -11,10 +11,7 @@ import {
 } from '@delivery/common/testing';
 import { createApp } from '../src/app.js';
 import { applyInventoryResults } from '../src/orders/apply-inventory-result.js';
-import type { Order } from '../src/orders/orders-repository.js';
-import { ORDER_MIGRATIONS } from './support.js';
-
-type OrderJson = Omit<Order, 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string };
+import { ORDER_MIGRATIONS, type OrderJson } from './support.js';
 
 const buildOrder = (overrides: Record<string, unknown> = {}) => ({
   customerId: 1,

@@ -2,11 +2,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, createTestRuntime, listen, type ErrorBody, type TestRuntime } from '@delivery/common/testing';
 import { createApp } from '../src/app.js';
-import type { Order } from '../src/orders/orders-repository.js';
 import { orderNumberFor, orderPlacer } from '../src/orders/place-order.js';
-import { ORDER_MIGRATIONS } from './support.js';
-
-type OrderJson = Omit<Order, 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string };
+import { ORDER_MIGRATIONS, type OrderJson } from './support.js';
 
 /** Order i of a run: its own customer, city and items, so a mix-up between requests shows. */
 const buildOrder = (i: number) => ({

@@ -16,10 +16,8 @@ import { createApp as createInventoryApp } from '../../inventory-service/src/app
 import { inventoryEventHandlers } from '../../inventory-service/src/reservations/order-events-consumer.js';
 import { createApp as createOrderApp } from '../src/app.js';
 import { orderEventHandlers } from '../src/orders/order-events-consumer.js';
-import type { Order } from '../src/orders/orders-repository.js';
-import { INVENTORY_MIGRATIONS, ORDER_MIGRATIONS } from './support.js';
+import { INVENTORY_MIGRATIONS, ORDER_MIGRATIONS, type OrderJson } from './support.js';
 
-type OrderJson = Omit<Order, 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string };
 type Server = Awaited<ReturnType<typeof listen>>;
 
 describe('the confirmation saga: order-service and inventory-service together', () => {

@@ -3,6 +3,29 @@
  * Envelopes, topic readers, HTTP calls and row counts come from @delivery/common/testing.
  */
 import { fileURLToPath } from 'node:url';
+import { envelope } from '@delivery/common/testing';
+import type { Order } from '../src/orders/orders-repository.js';
 
 export const ORDER_MIGRATIONS = fileURLToPath(new URL('../../migrations/order', import.meta.url));
 export const INVENTORY_MIGRATIONS = fileURLToPath(new URL('../../migrations/inventory', import.meta.url));
+
+/** An order as the HTTP API answers it (dates as strings). */
+export type OrderJson = Omit<Order, 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string };
+
+/** inventory-service's answer about the order, as it publishes it. */
+export const inventoryUpdated = (order: OrderJson, status: 'RESERVED' | 'REJECTED', reason?: string) =>
+  envelope('order.inventory.updated', {
+    orderId: order.id,
+    orderNumber: order.orderNumber,
+    status,
+    ...(reason ? { reason } : {}),
+  });
+
+/** The dispatcher's order.dispatched for the order. */
+export const dispatched = (order: OrderJson, vehicleNumber: string) =>
+  envelope('order.dispatched', {
+    orderId: order.id,
+    orderNumber: order.orderNumber,
+    vehicleNumber,
+    city: order.city,
+  });
