@@ -2,6 +2,8 @@
 # Starts, stops and reports the three services as background processes, the way `make up` runs
 # them: one process each, JSON logs in .run/logs/<service>.log, pid in .run/<service>.pid.
 #   scripts/services.sh start|stop|status
+# SERVICE_NODE_FLAGS adds flags to each service's node, e.g. to profile a bench run:
+#   SERVICE_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" make up   (written at `make down`)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 RUN="$ROOT/.run"
@@ -34,7 +36,7 @@ start() {
       say "port $(port_of "$s") already answers but not with a process of ours: stop it first"; exit 1
     fi
     # setsid: the service outlives this shell, and `make` cannot take it down by accident.
-    PORT="$(port_of "$s")" setsid nohup node --import tsx "$ROOT/$s/src/main.ts" \
+    PORT="$(port_of "$s")" setsid nohup node ${SERVICE_NODE_FLAGS:-} --import tsx "$ROOT/$s/src/main.ts" \
       >>"$RUN/logs/$s.log" 2>&1 </dev/null &
     echo $! >"$RUN/$s.pid"
     say "$s started (pid $!), logs in .run/logs/$s.log"

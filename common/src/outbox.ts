@@ -94,6 +94,12 @@ export interface OutboxRelayOptions {
   pollIntervalMs?: number;
   /** A polled row must be this old: younger ones are still on their way through a process's fast path. */
   orphanAfterMs?: number;
+  /**
+   * Rows sent by the fast path are marked published together, at most this long after the broker
+   * acknowledged them (with the time it did): one UPDATE for many rounds. Must stay well below
+   * orphanAfterMs, or the poll would send them again.
+   */
+  markEveryMs?: number;
 }
 
 export interface OutboxRelay {
@@ -111,7 +117,8 @@ export interface OutboxRelay {
 /**
  * Publishes the outbox. Fast path: a committing caller hands over what it wrote and the relay
  * sends it straight away, together with whatever else was handed over meanwhile (one produce
- * request and one UPDATE per round, however many events), then marks the rows published.
+ * request per round, however many events); the rows are marked published in one UPDATE for all
+ * rounds of the last `markEveryMs` (an event costs its table no statement of its own).
  * Safety net: every `pollIntervalMs` the table is read for rows older than `orphanAfterMs` that
  * are still unpublished (a crash between commit and send, a failed send, another process's rows).
  * A row can be sent twice (fast path and a poll racing); consumers are idempotent. Nothing is
@@ -119,7 +126,7 @@ export interface OutboxRelay {
  */
 export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const { db, producer, metrics, topicPrefix, batchSize = 500, pollIntervalMs = 500 } = options;
-  const { orphanAfterMs = 2_000 } = options;
+  const { orphanAfterMs = 2_000, markEveryMs = 100 } = options;
   const log = options.logger.child({ module: 'outbox-relay' });
   let running = false;
   let loop: Promise<void> | undefined;
@@ -128,6 +135,9 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   let pollNow = false;
   let lastPoll = 0;
   let failures = 0;
+  /** Fast-path rows the broker acknowledged and the table does not say yet, by acknowledgement. */
+  let acked: { at: Date; eventIds: string[] }[] = [];
+  let ackedRows = 0;
 
   new Gauge({
     name: 'outbox_backlog',
@@ -160,7 +170,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     for (const [topic, list] of byTopic) metrics.eventsPublished.inc({ topic }, list.length);
   }
 
-  /** Fast path: what committing callers handed over, sent and then marked. */
+  /** Fast path: what committing callers handed over, sent now; marked by markAcked later. */
   async function publishFresh(): Promise<void> {
     const messages = fresh.splice(0, batchSize);
     try {
@@ -170,10 +180,35 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       fresh = [];
       throw err;
     }
-    await db.raw('UPDATE outbox SET published_at = NOW(3) WHERE event_id IN (?) AND published_at IS NULL', [
-      messages.map((m) => m.eventId),
-    ]);
+    acked.push({ at: new Date(), eventIds: messages.map((m) => m.eventId) });
+    ackedRows += messages.length;
   }
+
+  /**
+   * Marks the acknowledged fast-path rows published, each with the time the broker acknowledged
+   * it, in one statement. Until then a row is simply not yet marked: a crash here means it is
+   * sent again by the next poll (consumers are idempotent), never that it is lost.
+   */
+  async function markAcked(): Promise<void> {
+    if (acked.length === 0) return;
+    const groups = acked;
+    acked = [];
+    ackedRows = 0;
+    try {
+      await db.raw(
+        `UPDATE outbox SET published_at = CASE ${groups.map(() => 'WHEN event_id IN (?) THEN ?').join(' ')} END
+         WHERE event_id IN (?) AND published_at IS NULL`,
+        [...groups.flatMap((g) => [g.eventIds, g.at]), groups.flatMap((g) => g.eventIds)],
+      );
+    } catch (err) {
+      acked = [...groups, ...acked];
+      ackedRows = acked.reduce((n, g) => n + g.eventIds.length, 0);
+      throw err;
+    }
+  }
+
+  /** When the oldest acknowledged row must be marked by (Infinity: none waits). */
+  const markDue = () => (acked.length === 0 ? Infinity : acked[0]!.at.getTime() + markEveryMs);
 
   /** Safety net: rows nobody handed over (or that failed), oldest first, locked while sent. */
   /** Unpublished rows at least `minAgeMs` old, oldest first: the poll's filter. */
@@ -228,6 +263,8 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
 
   async function round(): Promise<void> {
     if (fresh.length > 0) await publishFresh();
+    // Before any poll: a row sent but not marked must not look like an orphan.
+    if (ackedRows >= batchSize || Date.now() >= markDue() || failures > 0) await markAcked();
     const due = Date.now() - lastPoll >= pollIntervalMs;
     if (!pollNow && !due && failures === 0) return;
     const explicit = pollNow;
@@ -252,7 +289,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       if (!running) break;
       if (failures > 0) await sleep(Math.min(5_000, 250 * 2 ** Math.min(failures, 5)));
       else if (fresh.length === 0 && !pollNow)
-        await sleep(Math.max(1, pollIntervalMs - (Date.now() - lastPoll)));
+        await sleep(Math.max(1, Math.min(lastPoll + pollIntervalMs, markDue()) - Date.now()));
     }
   }
 
@@ -284,6 +321,9 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       await loop;
       // Send what was handed over; if that fails the rows wait in the table for the next poll.
       while (fresh.length > 0 && failures === 0) await publishFresh().catch(() => (failures += 1));
+      await markAcked().catch((err: unknown) =>
+        log.warn({ err }, 'could not mark sent outbox rows published; the next poll sends them again'),
+      );
     },
   };
 }

@@ -328,6 +328,69 @@ describe('consumer loop and outbox against the real broker', () => {
       await testDb.drop();
     }
   });
+  it('fast-path rows are marked published together later, each with its acknowledgement time; stop() marks what waits', async () => {
+    // Marking is due only after a minute here (orphans after two): whatever gets marked before
+    // stop() was marked by something else than the timer.
+    const { testDb, relay } = await relayOnOrderDb({ markEveryMs: 60_000, orphanAfterMs: 120_000 });
+    const reader = await readTopic(kafka, prefix, topicName(prefix, 'order.created'));
+    const keys = ['61', '62', '63'];
+    const ours = () => reader.seen.filter((m) => keys.includes(m.key ?? ''));
+    const updates: string[] = [];
+    testDb.db.on('query', (q: { sql: string }) => {
+      if (/^\s*UPDATE outbox/i.test(q.sql)) updates.push(q.sql);
+    });
+    const rows = () =>
+      testDb
+        .db('outbox')
+        .whereIn('message_key', keys)
+        .orderBy('id')
+        .select('event_id', 'published_at') as Promise<{ event_id: string; published_at: Date | null }[]>;
+    try {
+      relay.start();
+      let sent = 0;
+      for (const key of [61, 62, 63]) {
+        const handed = await testDb.db.transaction((trx) =>
+          enqueueEvents(trx, [{ type: 'order.created', key, data: placedEvent(key).data }]),
+        );
+        relay.notify(handed);
+        // One round per event: each is on the topic before the next is written.
+        await waitFor(() => ours().length === sent + 1, { what: `event ${key} on the topic` });
+        sent += 1;
+      }
+      assert.deepEqual(
+        (await rows()).map((r) => r.published_at),
+        [null, null, null],
+        'sent and acknowledged, not marked yet',
+      );
+      assert.equal(updates.length, 0);
+      const stoppedAt = Date.now();
+      await relay.stop();
+      const marked = await rows();
+      assert.equal(updates.length, 1, 'one UPDATE for the three rounds');
+      const times = marked.map((r, k) => {
+        assert.ok(r.published_at, `row ${k} marked`);
+        return r.published_at.getTime();
+      });
+      // One UPDATE, three times: each row's acknowledgement (DATETIME(3) keeps all of a Date), not NOW().
+      assert.ok(
+        times[0]! < times[1]! && times[1]! < times[2]!,
+        `three rounds, three times: ${times.join(', ')}`,
+      );
+      assert.ok(times[2]! <= stoppedAt, 'acknowledged before stop()');
+      assert.deepEqual(
+        ours()
+          .map((m) => m.key)
+          .sort(),
+        keys,
+        'each event once',
+      );
+    } finally {
+      await relay.stop();
+      await reader.stop();
+      await testDb.drop();
+    }
+  });
+
   it('stop() commits what was handled: the group, started again, goes on after it and handles nothing twice', async () => {
     const prefix4 = testTopicPrefix();
     await createTopics(prefix4, 2);
