@@ -58,13 +58,13 @@ describe('with INTERNAL_TOKEN set, the release endpoints need it', () => {
   ] as [string, Record<string, string>][]) {
     it(`with ${what}: 401 unauthorized, order-service not called, the vehicle stays allocated`, async () => {
       const { vehicle, city, orderId } = await allocatedVehicle();
-      const calls = stub.patches.length;
+      const calls = stub.deliveries.length;
       for (const path of [`${vehicle}/release`, `${vehicle}/${encodeURIComponent(city)}/release`]) {
         const res = await release<ErrorBody>(d.url, path, headers);
         assert.equal(res.status, 401, path);
         assert.equal(res.body.error.code, 'unauthorized');
       }
-      assert.equal(stub.patches.length, calls);
+      assert.equal(stub.deliveries.length, calls);
       assert.ok(await activeFor(orderId));
     });
   }
@@ -77,8 +77,8 @@ describe('with INTERNAL_TOKEN set, the release endpoints need it', () => {
       const { vehicle, orderId } = await allocatedVehicle();
       const res = await release(d.url, `${vehicle}/release`, headers);
       assert.equal(res.status, 200);
-      const i = stub.patches.findIndex((p) => p.orderId === orderId);
-      assert.equal(stub.authorizations[i], `Bearer ${TOKEN}`);
+      const call = stub.deliveries.find((p) => p.orderId === orderId);
+      assert.equal(call?.authorization, `Bearer ${TOKEN}`);
       assert.equal(await activeFor(orderId), false);
     });
   }

@@ -49,8 +49,10 @@ describe('PATCH /dispatch-locations/…/release', () => {
       status: 'DELIVERED',
     });
     assert.deepEqual(
-      env.stub.patches.filter((p) => p.orderId === order.data.orderId),
-      [{ orderId: order.data.orderId, body: { status: 'DELIVERED' }, requestId: 'req-release-1' }],
+      env.stub.deliveries
+        .filter((p) => p.orderId === order.data.orderId)
+        .map(({ correlationId, requestId }) => ({ correlationId, requestId })),
+      [{ correlationId: 'req-release-1', requestId: 'req-release-1' }],
     );
     assert.equal(await statusOf(order.data.orderId), 'RELEASED');
     assert.equal(await env.d.redis.get(lockKey(env.redisPrefix, vehicle)), null, 'the lock is gone');
@@ -60,12 +62,41 @@ describe('PATCH /dispatch-locations/…/release', () => {
     assert.deepEqual(await available.json(), [{ vehicle_number: vehicle, city }]);
   });
 
+  it('releases arriving while order-service is answering go to it together, each delivered once in its own flow', async () => {
+    const allocated = await Promise.all(Array.from({ length: 8 }, () => allocatedVehicle()));
+    const before = env.stub.requests;
+    env.stub.delay(300);
+    let results;
+    try {
+      results = await Promise.all(
+        allocated.map(({ vehicle }, k) =>
+          release(env.d.url, `${vehicle}/release`, { 'x-request-id': `req-together-${k}` }),
+        ),
+      );
+    } finally {
+      env.stub.delay(0);
+    }
+    assert.deepEqual(
+      results.map((r) => r.status),
+      allocated.map(() => 200),
+    );
+    const requests = env.stub.requests - before;
+    assert.ok(requests < allocated.length, `${requests} requests for ${allocated.length} releases`);
+    allocated.forEach(({ order }, k) =>
+      assert.deepEqual(
+        env.stub.deliveries.filter((p) => p.orderId === order.data.orderId).map((p) => p.correlationId),
+        [`req-together-${k}`],
+      ),
+    );
+    for (const { order } of allocated) assert.equal(await statusOf(order.data.orderId), 'RELEASED');
+  });
+
   it('when the vehicle is unknown, 404 vehicle_not_found and order-service is not called', async () => {
-    const calls = env.stub.patches.length;
+    const calls = env.stub.deliveries.length;
     const res = await release<ErrorBody>(env.d.url, 'NOPE-0000/release');
     assert.equal(res.status, 404);
     assert.equal(res.body.error.code, 'vehicle_not_found');
-    assert.equal(env.stub.patches.length, calls);
+    assert.equal(env.stub.deliveries.length, calls);
   });
 
   it("when the city is not the vehicle's, 404 vehicle_not_found and the vehicle stays allocated", async () => {
@@ -104,14 +135,11 @@ describe('PATCH /dispatch-locations/…/release', () => {
     assert.equal(res.body.error.code, 'order_service_unavailable');
     assert.equal(await statusOf(order.data.orderId), 'ACTIVE');
     assert.equal(await env.d.redis.get(lockKey(env.redisPrefix, vehicle)), String(order.data.orderId));
-    assert.equal(env.stub.patches.filter((p) => p.orderId === order.data.orderId).length, 0);
+    assert.equal(env.stub.deliveries.filter((p) => p.orderId === order.data.orderId).length, 0);
 
     const retry = await release(env.d.url, `${vehicle}/${encodeURIComponent(city)}/release`);
     assert.equal(retry.status, 200);
-    assert.deepEqual(
-      env.stub.patches.filter((p) => p.orderId === order.data.orderId).map((p) => p.body),
-      [{ status: 'DELIVERED' }],
-    );
+    assert.equal(env.stub.deliveries.filter((p) => p.orderId === order.data.orderId).length, 1);
     assert.equal(await statusOf(order.data.orderId), 'RELEASED');
     assert.equal(await env.d.redis.get(lockKey(env.redisPrefix, vehicle)), null);
   });
@@ -121,7 +149,7 @@ describe('PATCH /dispatch-locations/…/release', () => {
     env.stub.answer(503);
     const res = await release(env.d.url, `${vehicle}/release`);
     assert.equal(res.status, 200);
-    assert.equal(env.stub.patches.filter((p) => p.orderId === order.data.orderId).length, 2);
+    assert.equal(env.stub.deliveries.filter((p) => p.orderId === order.data.orderId).length, 2);
     assert.equal(await statusOf(order.data.orderId), 'RELEASED');
   });
 
@@ -130,7 +158,7 @@ describe('PATCH /dispatch-locations/…/release', () => {
     env.stub.answer(500, 500, 500);
     const res = await release(env.d.url, `${vehicle}/release`);
     assert.equal(res.status, 502);
-    assert.equal(env.stub.patches.filter((p) => p.orderId === order.data.orderId).length, 3);
+    assert.equal(env.stub.deliveries.filter((p) => p.orderId === order.data.orderId).length, 3);
     assert.equal(await statusOf(order.data.orderId), 'ACTIVE');
   });
 

@@ -129,39 +129,61 @@ export async function waitForGroup(rt: TestRuntime, members: number): Promise<vo
 
 export interface OrderStub {
   url: string;
-  /** Every PATCH received, answered or not. */
-  patches: { orderId: number; body: unknown; requestId: string | undefined }[];
-  /** The authorization header of each PATCH, in the same order. */
-  authorizations: (string | undefined)[];
-  /** Statuses to answer with, one per request; 200 once exhausted. */
+  /** Every delivery received (one per order of each request), answered or not. */
+  deliveries: {
+    orderId: number;
+    correlationId: string | undefined;
+    requestId: string | undefined;
+    authorization: string | undefined;
+  }[];
+  /**
+   * Statuses to answer with, one per request; 200 once exhausted. 5xx answers the request so;
+   * 404 and 409 answer 200 with that status for each of its deliveries, as order-service does.
+   */
   answer(...statuses: number[]): void;
+  /** Requests received. */
+  readonly requests: number;
+  /** Answers each request this much later (0: at once). */
+  delay(ms: number): void;
   stop(): Promise<void>;
   start(): Promise<void>;
 }
 
-/** A stand-in for order-service's PATCH /orders/:id: records calls, answers as told, can go down. */
+/** A stand-in for order-service's POST /orders/deliveries: records calls, answers as told, can go down. */
 export async function startOrderStub(): Promise<OrderStub> {
-  const patches: OrderStub['patches'] = [];
-  const authorizations: OrderStub['authorizations'] = [];
+  const deliveries: OrderStub['deliveries'] = [];
   let queue: number[] = [];
+  let requests = 0;
+  let delayMs = 0;
   const server: Server = createServer((req, res) => {
     let raw = '';
     req.on('data', (chunk: Buffer) => (raw += chunk.toString('utf8')));
     req.on('end', () => {
-      const match = /^\/orders\/(\d+)$/.exec(req.url ?? '');
-      if (req.method !== 'PATCH' || !match) return void res.writeHead(404).end();
-      const orderId = Number(match[1]);
+      if (req.method !== 'POST' || req.url !== '/orders/deliveries') return void res.writeHead(404).end();
       const requestId = req.headers['x-request-id'];
-      patches.push({
-        orderId,
-        body: JSON.parse(raw) as unknown,
-        requestId: typeof requestId === 'string' ? requestId : undefined,
-      });
-      authorizations.push(req.headers.authorization);
+      const body = JSON.parse(raw) as { deliveries: { orderId: number; correlationId?: string }[] };
+      for (const d of body.deliveries)
+        deliveries.push({
+          orderId: d.orderId,
+          correlationId: d.correlationId,
+          requestId: typeof requestId === 'string' ? requestId : undefined,
+          authorization: req.headers.authorization,
+        });
+      requests += 1;
       const status = queue.shift() ?? 200;
-      const body =
-        status === 200 ? { id: orderId, status: 'DELIVERED' } : { error: { code: 'stub', message: 'stub' } };
-      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      const json = (code: number, payload: unknown) =>
+        setTimeout(
+          () => res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(payload)),
+          delayMs,
+        );
+      if (status >= 500) return json(status, { error: { code: 'stub', message: 'stub' } });
+      json(200, {
+        results: body.deliveries.map(({ orderId }) =>
+          status === 200
+            ? { orderId, ok: true }
+            : { orderId, ok: false, status, error: { code: 'stub', message: 'stub' } },
+        ),
+      });
     });
   });
   const listenOn = (port: number) =>
@@ -172,9 +194,12 @@ export async function startOrderStub(): Promise<OrderStub> {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    patches,
-    authorizations,
+    deliveries,
     answer: (...statuses) => void (queue = statuses),
+    get requests() {
+      return requests;
+    },
+    delay: (ms) => void (delayMs = ms),
     stop: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -127,7 +127,7 @@ describe('two dispatcher instances in one consumer group', () => {
     for (const x of active)
       assert.equal(await a.redis.get(lockKey(redisPrefix, x.vehicle_number)), String(x.order_id));
     assert.deepEqual(
-      stub.patches.map((p) => p.orderId).sort((p, q) => p - q),
+      stub.deliveries.map((p) => p.orderId).sort((p, q) => p - q),
       carried.map((x) => x.order_id).sort((p, q) => p - q),
       'order-service was told DELIVERED for each released order',
     );

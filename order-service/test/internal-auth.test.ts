@@ -87,6 +87,23 @@ describe('with INTERNAL_TOKEN set, PATCH /orders/:id needs it', () => {
     });
   }
 
+  it('POST /orders/deliveries needs it too: 401 without, and the order unchanged; 200 with it', async () => {
+    const id = await confirmedOrder();
+    const body = { deliveries: [{ orderId: id }] };
+    const refused = await call<ErrorBody>('POST', `${server.url}/orders/deliveries`, body, {
+      authorization: `Bearer ${TOKEN}x`,
+    });
+    assert.equal(refused.status, 401);
+    assert.equal(refused.body.error.code, 'unauthorized');
+    assert.equal(await statusOf(id), 'CONFIRMED');
+    const res = await call<{ results: unknown[] }>('POST', `${server.url}/orders/deliveries`, body, {
+      authorization: `Bearer ${TOKEN}`,
+    });
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body.results, [{ orderId: id, ok: true }]);
+    assert.equal(await statusOf(id), 'DELIVERED');
+  });
+
   it('the rest of the API needs no token', async () => {
     const id = await confirmedOrder();
     assert.equal((await call('GET', `${server.url}/orders/${id}`)).status, 200);

@@ -11,7 +11,8 @@ import {
 } from '@delivery/common/testing';
 import { createApp } from '../src/app.js';
 import { applyInventoryResults } from '../src/orders/apply-inventory-result.js';
-import { ORDER_MIGRATIONS, type OrderJson } from './support.js';
+import { recordDispatches } from '../src/orders/record-dispatch.js';
+import { ORDER_MIGRATIONS, dispatched, inventoryUpdated, type OrderJson } from './support.js';
 
 const buildOrder = (overrides: Record<string, unknown> = {}) => ({
   customerId: 1,
@@ -335,6 +336,108 @@ describe('order-service HTTP API', () => {
       assert.equal(missing.body.error.code, 'order_not_found');
       const bad = await api<ErrorBody>('PATCH', '/orders/abc', { status: 'DELIVERED' });
       assert.equal(bad.status, 400);
+    });
+  });
+
+  describe('POST /orders/deliveries', () => {
+    it('delivers every order that may be delivered in two statements; the others get what PATCH answers', async () => {
+      const placed = await Promise.all(Array.from({ length: 7 }, () => api('POST', '/orders', buildOrder())));
+      const [confirmed, dispatchedOne, done, pending, rejected, second, third] = placed.map((r) => r.body);
+      await applyInventoryResults(rt, [
+        ...[confirmed!, dispatchedOne!, done!, second!, third!].map((o) => inventoryUpdated(o, 'RESERVED')),
+        inventoryUpdated(rejected!, 'REJECTED', 'Insufficient stock'),
+      ]);
+      await recordDispatches(rt, [dispatched(dispatchedOne!, 'CAB-1')]);
+      assert.equal((await api('PATCH', `/orders/${done!.id}`, { status: 'DELIVERED' })).status, 200);
+      const doneBefore = (await api('GET', `/orders/${done!.id}`)).body;
+
+      // Everything deliverable: one UPDATE and one read, however many orders.
+      const statements: string[] = [];
+      const count = (q: { sql: string }) => statements.push(q.sql);
+      rt.db.on('query', count);
+      const easy = await api<{ results: unknown[] }>('POST', '/orders/deliveries', {
+        deliveries: [
+          { orderId: confirmed!.id, correlationId: 'req-deliver-a' },
+          { orderId: dispatchedOne!.id, correlationId: 'req-deliver-b' },
+          { orderId: done!.id },
+          { orderId: second!.id },
+          { orderId: third!.id },
+        ],
+      });
+      rt.db.off('query', count);
+      assert.equal(easy.status, 200);
+      assert.equal(statements.length, 2, statements.join('\n'));
+      assert.deepEqual(
+        easy.body.results,
+        [confirmed, dispatchedOne, done, second, third].map((o) => ({ orderId: o!.id, ok: true })),
+      );
+
+      const missing = 999_999_999;
+      const mixed = await api<{ results: unknown }>('POST', '/orders/deliveries', {
+        deliveries: [pending, rejected, done, { id: missing }, pending].map((o) => ({ orderId: o!.id })),
+      });
+      assert.equal(mixed.status, 200);
+      type Result = {
+        orderId: number;
+        ok: boolean;
+        status?: number;
+        error?: { code: string; message: string };
+      };
+      const results = mixed.body.results as Result[];
+      assert.ok(
+        results.every((r) => r.ok || r.error!.message.length > 0),
+        'each refusal says why',
+      );
+      assert.deepEqual(
+        results.map((r) => [r.orderId, r.ok, r.status, r.error?.code]),
+        [
+          [pending!.id, false, 409, 'invalid_transition'],
+          [rejected!.id, false, 409, 'invalid_transition'],
+          [done!.id, true, undefined, undefined],
+          [missing, false, 404, 'order_not_found'],
+          [pending!.id, false, 409, 'invalid_transition'],
+        ],
+      );
+
+      const after = await Promise.all(placed.map((r) => api('GET', `/orders/${r.body.id}`)));
+      assert.deepEqual(
+        after.map((r) => r.body.status),
+        ['DELIVERED', 'DELIVERED', 'DELIVERED', 'PENDING', 'REJECTED', 'DELIVERED', 'DELIVERED'],
+      );
+      assert.equal(after[1]!.body.vehicleNumber, 'CAB-1');
+      assert.deepEqual(after[2]!.body, doneBefore, 'delivered already: untouched');
+      // One log line per order that moved, in the flow of the release that moved it; none for the no-op.
+      const delivered = (o: OrderJson) =>
+        rt.lines.filter((l) => l.msg === `Order ${o.orderNumber} is DELIVERED`);
+      assert.deepEqual(
+        delivered(confirmed!).map((l) => l.correlationId),
+        ['req-deliver-a'],
+      );
+      assert.deepEqual(
+        delivered(dispatchedOne!).map((l) => l.correlationId),
+        ['req-deliver-b'],
+      );
+      assert.equal(delivered(done!).length, 1, 'only from its PATCH');
+      assert.equal(delivered(second!).length, 1);
+    });
+
+    it('bad input is 400 validation_failed and changes nothing', async () => {
+      const order = (await api('POST', '/orders', buildOrder())).body;
+      await confirm(order);
+      for (const body of [
+        {},
+        { deliveries: [] },
+        { deliveries: [{ orderId: 0 }] },
+        { deliveries: [{ orderId: order.id, status: 'DELIVERED' }] },
+        { deliveries: [{ orderId: order.id }], extra: 1 },
+        { deliveries: [{ orderId: String(order.id) }] },
+        { deliveries: Array.from({ length: 501 }, () => ({ orderId: order.id })) },
+      ]) {
+        const res = await api<ErrorBody>('POST', '/orders/deliveries', body);
+        assert.equal(res.status, 400, JSON.stringify(body).slice(0, 100));
+        assert.equal(res.body.error.code, 'validation_failed');
+      }
+      assert.equal((await api('GET', `/orders/${order.id}`)).body.status, 'CONFIRMED');
     });
   });
 });

@@ -1,9 +1,13 @@
 import { Agent, request } from 'undici';
-import { AppError, currentCorrelationId, internalAuthHeaders, type Logger } from '@delivery/common';
+import { z } from 'zod';
+import { AppError, coalesce, currentCorrelationId, internalAuthHeaders, type Logger } from '@delivery/common';
 
 /** The one door to order-service (DESIGN.md §3): explicit timeouts, a few retries, failures as AppError. */
 export interface OrdersClient {
-  /** PATCH /orders/:id DELIVERED. Resolves when order-service holds the order as DELIVERED. */
+  /**
+   * DELIVERED for the order. Resolves when order-service holds it as DELIVERED. Calls made while
+   * a request is on its way go together in the next one (POST /orders/deliveries).
+   */
   markDelivered(orderId: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -22,70 +26,109 @@ export interface OrdersClientOptions {
 /** A failure worth another attempt: the peer was unreachable or answered 5xx. */
 class TransientFailure extends Error {}
 
+interface Delivery {
+  orderId: number;
+  correlationId?: string;
+}
+
+const deliveriesResponse = z.object({
+  results: z.array(
+    z.object({
+      orderId: z.number(),
+      ok: z.boolean(),
+      status: z.number().optional(),
+      error: z.object({ code: z.string(), message: z.string() }).optional(),
+    }),
+  ),
+});
+type DeliveryResult = z.infer<typeof deliveriesResponse>['results'][number];
+
 export function createOrdersClient(options: OrdersClientOptions): OrdersClient {
   const { baseUrl, timeoutMs = 2_000, attempts = 3, backoffMs = 100 } = options;
   const log = options.logger.child({ module: 'orders-client' });
   const agent = new Agent({ connectTimeout: timeoutMs, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  const url = `${baseUrl.replace(/\/+$/, '')}/orders/deliveries`;
 
-  async function patchOnce(orderId: number): Promise<void> {
-    const correlationId = currentCorrelationId();
+  async function postOnce(batch: readonly Delivery[]): Promise<DeliveryResult[]> {
+    // One release: its flow's id on the request too (several: each delivery carries its own).
+    const requestId = batch.length === 1 ? batch[0]!.correlationId : undefined;
     let res;
     try {
-      res = await request(`${baseUrl.replace(/\/+$/, '')}/orders/${orderId}`, {
-        method: 'PATCH',
+      res = await request(url, {
+        method: 'POST',
         dispatcher: agent,
         headers: {
           'content-type': 'application/json',
           ...internalAuthHeaders(options.internalToken),
-          ...(correlationId ? { 'x-request-id': correlationId } : {}),
+          ...(requestId ? { 'x-request-id': requestId } : {}),
         },
-        body: JSON.stringify({ status: 'DELIVERED' }),
+        body: JSON.stringify({ deliveries: batch }),
       });
     } catch (err) {
       throw new TransientFailure(err instanceof Error ? `${err.name}: ${err.message}` : String(err));
     }
     const text = await res.body.text().catch(() => '');
-    if (res.statusCode === 200) return;
-    // Status only moves forward, and DELIVERED is the last one: a refused move to it means
-    // the order is DELIVERED already (e.g. a release repeated after a lost answer).
-    if (res.statusCode === 409) {
-      log.warn(
-        { orderId, body: text.slice(0, 500) },
-        'order-service refused DELIVERED as a backward move; treating it as delivered',
-      );
-      return;
-    }
     if (res.statusCode >= 500) throw new TransientFailure(`order-service answered ${res.statusCode}`);
-    log.error(
-      { orderId, status: res.statusCode, body: text.slice(0, 500) },
-      'order-service rejected DELIVERED',
-    );
-    throw new AppError(
-      'order_service_rejected',
-      `order-service answered ${res.statusCode} for order ${orderId}`,
-      502,
-    );
+    const parsed = res.statusCode === 200 ? deliveriesResponse.safeParse(safeJson(text)) : undefined;
+    if (!parsed?.success || parsed.data.results.length !== batch.length) {
+      log.error({ status: res.statusCode, body: text.slice(0, 500) }, 'order-service refused the deliveries');
+      throw new AppError('order_service_rejected', `order-service answered ${res.statusCode}`, 502);
+    }
+    return parsed.data.results;
   }
+
+  async function post(batch: readonly Delivery[]): Promise<DeliveryResult[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await postOnce(batch);
+      } catch (err) {
+        if (!(err instanceof TransientFailure)) throw err;
+        const orderIds = batch.map((d) => d.orderId);
+        log.warn({ orderIds, attempt, reason: err.message }, 'order-service call failed');
+        if (attempt >= attempts) {
+          throw new AppError(
+            'order_service_unavailable',
+            `order-service cannot be reached; order${orderIds.length > 1 ? 's' : ''} ${orderIds.join(', ')} stay dispatched, retry the release`,
+            502,
+          );
+        }
+        await new Promise((r) => setTimeout(r, backoffMs * 2 ** (attempt - 1)));
+      }
+    }
+  }
+
+  // A failed request failed for all its deliveries alike: nothing to gain by sending them alone.
+  const deliver = coalesce(post, { maxBatch: 500, concurrency: 2, retryAlone: () => false });
 
   return {
     async markDelivered(orderId) {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await patchOnce(orderId);
-        } catch (err) {
-          if (!(err instanceof TransientFailure)) throw err;
-          log.warn({ orderId, attempt, reason: err.message }, 'order-service call failed');
-          if (attempt >= attempts) {
-            throw new AppError(
-              'order_service_unavailable',
-              `order-service cannot be reached; order ${orderId} stays dispatched, retry the release`,
-              502,
-            );
-          }
-          await new Promise((r) => setTimeout(r, backoffMs * 2 ** (attempt - 1)));
-        }
+      const correlationId = currentCorrelationId();
+      const result = await deliver(correlationId ? { orderId, correlationId } : { orderId });
+      if (result.ok) return;
+      // Status only moves forward, and DELIVERED is the last one: a refused move to it means
+      // the order is DELIVERED already (e.g. a release repeated after a lost answer).
+      if (result.status === 409) {
+        log.warn(
+          { orderId, error: result.error },
+          'order-service refused DELIVERED as a backward move; treating it as delivered',
+        );
+        return;
       }
+      log.error({ orderId, status: result.status, error: result.error }, 'order-service rejected DELIVERED');
+      throw new AppError(
+        'order_service_rejected',
+        `order-service answered ${result.status ?? 'no status'} for order ${orderId}`,
+        502,
+      );
     },
     close: () => agent.close(),
   };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }

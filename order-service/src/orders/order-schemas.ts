@@ -53,3 +53,20 @@ export const listOrdersQuery = z.strictObject({
 export type ListOrdersQuery = z.infer<typeof listOrdersQuery>;
 
 export const changeStatusBody = z.strictObject({ status: z.enum(ORDER_STATUSES) });
+
+/** At most this many orders per POST /orders/deliveries: one statement's IN list, one response. */
+export const MAX_DELIVERIES = 500;
+
+export const deliveriesBody = z.strictObject({
+  deliveries: z
+    .array(
+      z.strictObject({
+        orderId: id,
+        /** The flow of the release that delivers it: its log line carries this id. */
+        correlationId: z.string().min(1).max(200).optional(),
+      }),
+    )
+    .min(1)
+    .max(MAX_DELIVERIES),
+});
+export type DeliveriesInput = z.infer<typeof deliveriesBody>['deliveries'];

@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import type { RouteDoc } from '@delivery/common';
-import { changeStatusBody, listOrdersQuery, orderIdParam, placeOrderBody } from './order-schemas.js';
+import {
+  changeStatusBody,
+  deliveriesBody,
+  listOrdersQuery,
+  orderIdParam,
+  placeOrderBody,
+} from './order-schemas.js';
 import { ORDER_STATUSES } from './order-status.js';
 
 /** The order JSON every route answers with (DESIGN.md §3); documentation only, never parsed. */
@@ -69,6 +75,31 @@ export const orderRouteDocs: RouteDoc[] = [
       401: { description: 'unauthorized: INTERNAL_TOKEN is set and the request does not carry it' },
       404: { description: 'no such order' },
       409: { description: 'invalid_transition: the order would move backwards' },
+    },
+  },
+  {
+    method: 'post',
+    path: '/orders/deliveries',
+    summary:
+      'DELIVERED for several orders at once (the dispatcher, for the releases it has in hand); per order, what PATCH would answer',
+    tags,
+    body: deliveriesBody,
+    responses: {
+      200: {
+        description: 'one result per delivery, in request order',
+        schema: z.object({
+          results: z.array(
+            z.object({
+              orderId: z.number().int(),
+              ok: z.boolean(),
+              status: z.number().int().optional().meta({ description: '404 or 409 when not ok' }),
+              error: z.object({ code: z.string(), message: z.string() }).optional(),
+            }),
+          ),
+        }),
+      },
+      400: { description: 'validation_failed: 1 to 500 deliveries of positive order ids' },
+      401: { description: 'unauthorized: INTERNAL_TOKEN is set and the request does not carry it' },
     },
   },
 ];

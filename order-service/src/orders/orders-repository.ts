@@ -209,19 +209,21 @@ function perOrderValues(changes: readonly OrderChange[]): { set: string[]; value
 /**
  * Moves the orders to `to` in one statement, each only if its status is still one of `from`:
  * the guard that keeps status forward-only even without a lock. Returns how many rows changed.
+ * `at` stamps updated_at instead of NOW(3): the caller can then tell the rows it moved.
  */
 export async function moveOrders(
   db: Knex,
   changes: readonly OrderChange[],
   from: readonly OrderStatus[],
   to: OrderStatus,
+  at?: Date,
 ): Promise<number> {
   if (changes.length === 0) return 0;
   const { set, values } = perOrderValues(changes);
   const { affectedRows } = await write(
     db,
-    `UPDATE orders SET ${['status = ?', ...set].join(', ')}, updated_at = NOW(3) WHERE id IN (?) AND status IN (?)`,
-    [to, ...values, changes.map((c) => c.id), [...from]],
+    `UPDATE orders SET ${['status = ?', ...set].join(', ')}, updated_at = ${at ? '?' : 'NOW(3)'} WHERE id IN (?) AND status IN (?)`,
+    [to, ...values, ...(at ? [at] : []), changes.map((c) => c.id), [...from]],
   );
   return affectedRows;
 }

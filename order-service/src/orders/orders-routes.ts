@@ -1,8 +1,14 @@
 import type { Express } from 'express';
 import { requireInternalToken } from '@delivery/common';
-import { changeOrderStatus } from './change-order-status.js';
+import { changeOrderStatus, deliverOrders } from './change-order-status.js';
 import { findOrders, getOrder } from './order-queries.js';
-import { changeStatusBody, listOrdersQuery, orderIdParam, placeOrderBody } from './order-schemas.js';
+import {
+  changeStatusBody,
+  deliveriesBody,
+  listOrdersQuery,
+  orderIdParam,
+  placeOrderBody,
+} from './order-schemas.js';
 import type { OrdersDeps } from './orders-deps.js';
 import { orderPlacer } from './place-order.js';
 
@@ -30,5 +36,11 @@ export function registerOrderRoutes(app: Express, deps: OrdersDeps, internalToke
     const { id } = orderIdParam.parse(req.params);
     const { status } = changeStatusBody.parse(req.body);
     res.json(await changeOrderStatus(scoped, id, status));
+  });
+
+  // The same for the several releases the dispatcher has in hand: one request, one result each.
+  app.post('/orders/deliveries', requireInternalToken(internalToken), async (req, res) => {
+    const { deliveries } = deliveriesBody.parse(req.body);
+    res.json({ results: await deliverOrders(scoped, deliveries) });
   });
 }
