@@ -62,9 +62,14 @@ describe('PATCH /dispatch-locations/…/release', () => {
     assert.deepEqual(await available.json(), [{ vehicle_number: vehicle, city }]);
   });
 
-  it('releases arriving while order-service is answering go to it together, each delivered once in its own flow', async () => {
+  it('releases arriving while order-service is answering go to it together and are closed together, each delivered once in its own flow', async () => {
     const allocated = await Promise.all(Array.from({ length: 8 }, () => allocatedVehicle()));
     const before = env.stub.requests;
+    const closes: string[] = [];
+    const count = (q: { sql: string }) => {
+      if (/^\s*UPDATE assignments/.test(q.sql)) closes.push(q.sql);
+    };
+    env.d.rt.db.on('query', count);
     env.stub.delay(300);
     let results;
     try {
@@ -75,6 +80,7 @@ describe('PATCH /dispatch-locations/…/release', () => {
       );
     } finally {
       env.stub.delay(0);
+      env.d.rt.db.off('query', count);
     }
     assert.deepEqual(
       results.map((r) => r.status),
@@ -82,6 +88,15 @@ describe('PATCH /dispatch-locations/…/release', () => {
     );
     const requests = env.stub.requests - before;
     assert.ok(requests < allocated.length, `${requests} requests for ${allocated.length} releases`);
+    // Those delivered by one answer arrive together: the first is closed at once, the others by one statement.
+    assert.ok(
+      closes.length <= 2 * requests,
+      `${closes.length} UPDATEs closing ${allocated.length} assignments`,
+    );
+    assert.ok(
+      closes.length < allocated.length,
+      `${closes.length} UPDATEs closing ${allocated.length} assignments`,
+    );
     allocated.forEach(({ order }, k) =>
       assert.deepEqual(
         env.stub.deliveries.filter((p) => p.orderId === order.data.orderId).map((p) => p.correlationId),

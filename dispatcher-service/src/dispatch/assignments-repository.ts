@@ -65,17 +65,16 @@ export async function findActiveAssignment(
 }
 
 /**
- * Closes the assignment and marks its vehicle released, in one statement (atomic on its own, so
- * no transaction around it). False when another release closed it first: then neither changes.
+ * Closes the assignments and marks their vehicles released, in one statement (atomic on its own,
+ * so no transaction around it). One another release closed first is left as it is.
  */
-export async function closeAssignment(db: Db, id: number): Promise<boolean> {
-  const [result] = (await db.raw(
+export async function closeAssignments(db: Db, ids: readonly number[]): Promise<void> {
+  await db.raw(
     `UPDATE assignments a JOIN vehicles v ON v.id = a.vehicle_id
      SET a.status = 'RELEASED', a.released_at = NOW(3), v.last_released_at = NOW(3), v.updated_at = NOW(3)
-     WHERE a.id = ? AND a.status = 'ACTIVE'`,
-    [id],
-  )) as [{ affectedRows: number }];
-  return result.affectedRows > 0;
+     WHERE a.id IN (?) AND a.status = 'ACTIVE'`,
+    [[...new Set(ids)]],
+  );
 }
 
 /** The active assignments of the given vehicles: vehicle key → order id. */

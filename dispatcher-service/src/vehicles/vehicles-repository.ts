@@ -60,22 +60,31 @@ export interface VehicleWithOrder {
   assignment?: { id: number; order_id: number; order_number: string };
 }
 
-/** The vehicle and its active assignment in one statement: what every release reads first. */
-export async function findVehicleWithOrder(db: Db, key: string): Promise<VehicleWithOrder | undefined> {
+/**
+ * The vehicles and their active assignments in one statement, by vehicle key (unknown keys are
+ * absent): what every release reads first.
+ */
+export async function findVehiclesWithOrders(
+  db: Db,
+  keys: readonly string[],
+): Promise<Map<string, VehicleWithOrder>> {
   const [rows] = (await db.raw(
     `SELECT v.id, v.vehicle_number, v.vehicle_key, v.city, v.city_key,
             a.id AS assignment_id, a.order_id, a.order_number
      FROM vehicles v LEFT JOIN assignments a ON a.active_vehicle_id = v.id
-     WHERE v.vehicle_key = ? LIMIT 1`,
-    [key],
+     WHERE v.vehicle_key IN (?)`,
+    [[...new Set(keys)]],
   )) as [(Vehicle & { assignment_id: number | null; order_id: number; order_number: string })[]];
-  const row = rows[0];
-  if (!row) return undefined;
-  const { assignment_id, order_id, order_number, ...vehicle } = row;
-  return {
-    vehicle,
-    assignment: assignment_id === null ? undefined : { id: Number(assignment_id), order_id, order_number },
-  };
+  return new Map(
+    rows.map(({ assignment_id, order_id, order_number, ...vehicle }) => [
+      vehicle.vehicle_key,
+      {
+        vehicle,
+        assignment:
+          assignment_id === null ? undefined : { id: Number(assignment_id), order_id, order_number },
+      },
+    ]),
+  );
 }
 
 export interface FreeVehiclePage {

@@ -4,7 +4,7 @@ import type { DispatchDeps } from '../dispatch/dispatch-deps.js';
 import type { OrdersClient } from '../orders-client/orders-client.js';
 import { listVehicles } from './list-vehicles.js';
 import { registerVehicle } from './register-vehicle.js';
-import { releaseVehicle } from './release-vehicle.js';
+import { vehicleReleaser } from './release-vehicle.js';
 import {
   availabilityFilter,
   cityParams,
@@ -34,9 +34,10 @@ export function vehicleRoutes(app: Express, { db, dispatch, orders, internalToke
   });
 
   // Both forms: the design's, and the one in the assignment's curl example (city checked too).
+  const releaseVehicle = vehicleReleaser({ ...dispatch, orders });
   const release = (params: typeof releaseParams | typeof releaseInCityParams): RequestHandler => {
     return async (req, res) => {
-      res.json(await releaseVehicle({ ...dispatch, orders }, params.parse(req.params)));
+      res.json(await releaseVehicle(params.parse(req.params)));
     };
   };
   // A release delivers an order: service-to-service when INTERNAL_TOKEN is set.
