@@ -70,11 +70,12 @@ export function createOrdersClient(options: OrdersClientOptions): OrdersClient {
     const text = await res.body.text().catch(() => '');
     if (res.statusCode >= 500) throw new TransientFailure(`order-service answered ${res.statusCode}`);
     const parsed = res.statusCode === 200 ? deliveriesResponse.safeParse(safeJson(text)) : undefined;
-    if (!parsed?.success || parsed.data.results.length !== batch.length) {
+    const answered = parsed?.success ? parsed.data.results : [];
+    if (answered.length !== batch.length || answered.some((r, i) => r.orderId !== batch[i]!.orderId)) {
       log.error({ status: res.statusCode, body: text.slice(0, 500) }, 'order-service refused the deliveries');
       throw new AppError('order_service_rejected', `order-service answered ${res.statusCode}`, 502);
     }
-    return parsed.data.results;
+    return answered;
   }
 
   async function post(batch: readonly Delivery[]): Promise<DeliveryResult[]> {

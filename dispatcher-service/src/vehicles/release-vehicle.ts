@@ -95,8 +95,8 @@ async function dropLock(
   vehicle: Vehicle,
   assignment: { id: number; order_id: number },
 ): Promise<void> {
-  // Only after the assignment was closed: a lock dropped earlier could be re-created by the reconciler for the
-  // still-active assignment it read, and then outlive the release.
+  // Only after the assignment was closed: a lock dropped earlier could be re-created by the
+  // reconciler for the still-active assignment it read, and then outlive the release.
   try {
     await deps.locks.release(vehicle.vehicle_key, assignment.order_id);
   } catch (err) {
