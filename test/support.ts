@@ -82,14 +82,37 @@ function readLines(logFile: string): Record<string, unknown>[] {
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-/** Ask the OS for a port that is free right now. */
+/**
+ * A port that is free right now and stays free: chosen below the kernel's ephemeral range, so
+ * no outgoing connection (the tests open thousands, to MySQL, Kafka and Redis) can take it
+ * between this check and the service's listen, or while a killed service is down before its
+ * restart on the same port. A port the OS hands out for port 0 could be (CI saw EADDRINUSE).
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.once('error', reject);
+  const top = ephemeralLow() ?? 32_768;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * (top - 10_000));
+    if (await canListen(port)) return port;
+  }
+  throw new Error('no free port below the ephemeral range after 200 tries');
+}
+
+/** The first port the kernel hands out to outgoing connections (Linux), if it says. */
+function ephemeralLow(): number | undefined {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return low > 12_000 ? low : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a listener on every interface (as the services open it) could take the port now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, () => srv.close(() => resolve(true)));
   });
 }
 
