@@ -118,7 +118,8 @@ export function pipelineFigures(run: PipelineRun, tap: EventTap) {
     },
     latencyMs: {
       post: summarize(run.results.map((r) => r.doneAt - r.scheduledAt)),
-      postToConfirmed: lat((e) => e.confirmed?.receivedAt),
+      // order.confirmed as order-service wrote it (its outbox), the outcome as the bench received it.
+      postToConfirmed: lat((e) => e.confirmed?.occurredAt),
       postToDispatched: lat((e) => e.dispatched?.receivedAt),
       sendLag: summarize(run.results.map((r) => r.sentAt - r.scheduledAt)),
     },

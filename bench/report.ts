@@ -120,7 +120,7 @@ export function toMarkdown(r: BenchResult): string {
     `| throughput steady, middle 80 % (orders/s) | ${p.throughput.steadyPerSecond} |`,
     `| POSTs/s | ${p.throughput.postsPerSecond} |`,
     `| POST latency ms p50 / p95 / p99 / max | ${ms(p.latencyMs.post)} |`,
-    `| POST→CONFIRMED ms p50 / p95 / p99 / max | ${ms(p.latencyMs.postToConfirmed)} |`,
+    `| POST→CONFIRMED (written) ms p50 / p95 / p99 / max | ${ms(p.latencyMs.postToConfirmed)} |`,
     `| POST→DISPATCHED ms p50 / p95 / p99 / max | ${ms(p.latencyMs.postToDispatched)} |`,
     `| bench send lag ms p50 / p99 | ${p.latencyMs.sendLag.p50} / ${p.latencyMs.sendLag.p99} |`,
     `| releases ok / 409 / failed / retries | ${p.releases.released} / ${p.releases.notAllocated} / ${p.releases.failed} / ${p.releases.retries} |`,

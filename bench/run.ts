@@ -109,6 +109,10 @@ async function main(): Promise<void> {
   const cpuWindow = cpu.stop();
   const status1 = await mariadbStatus(dbs.orders);
   if (pipeline.timedOut) log(`gave up waiting after ${opts.drainTimeoutS} s: some outcomes are missing`);
+  await tap.readWritten(
+    dbs.orders,
+    pipeline.accepted.map((r) => r.orderId!),
+  );
   const figures = pipelineFigures(pipeline, tap);
   const accepted = pipeline.accepted.length;
 
