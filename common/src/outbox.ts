@@ -263,10 +263,11 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
 
   async function round(): Promise<void> {
     if (fresh.length > 0) await publishFresh();
-    // Before any poll: a row sent but not marked must not look like an orphan.
-    if (ackedRows >= batchSize || Date.now() >= markDue() || failures > 0) await markAcked();
-    const due = Date.now() - lastPoll >= pollIntervalMs;
-    if (!pollNow && !due && failures === 0) return;
+    const polling = pollNow || failures > 0 || Date.now() - lastPoll >= pollIntervalMs;
+    // Before any poll: a row sent but not yet marked must not look like an orphan (a send that
+    // took longer than orphanAfterMs).
+    if (polling || ackedRows >= batchSize || Date.now() >= markDue()) await markAcked();
+    if (!polling) return;
     const explicit = pollNow;
     pollNow = false;
     lastPoll = Date.now();

@@ -329,9 +329,13 @@ describe('consumer loop and outbox against the real broker', () => {
     }
   });
   it('fast-path rows are marked published together later, each with its acknowledgement time; stop() marks what waits', async () => {
-    // Marking is due only after a minute here (orphans after two): whatever gets marked before
-    // stop() was marked by something else than the timer.
-    const { testDb, relay } = await relayOnOrderDb({ markEveryMs: 60_000, orphanAfterMs: 120_000 });
+    // Marking is due only after a minute here, and so is the first poll (which marks before it
+    // reads): whatever gets marked before stop() was marked by something else.
+    const { testDb, relay } = await relayOnOrderDb({
+      markEveryMs: 60_000,
+      pollIntervalMs: 60_000,
+      orphanAfterMs: 120_000,
+    });
     const reader = await readTopic(kafka, prefix, topicName(prefix, 'order.created'));
     const keys = ['61', '62', '63'];
     const ours = () => reader.seen.filter((m) => keys.includes(m.key ?? ''));
@@ -377,6 +381,55 @@ describe('consumer loop and outbox against the real broker', () => {
         `three rounds, three times: ${times.join(', ')}`,
       );
       assert.ok(times[2]! <= stoppedAt, 'acknowledged before stop()');
+      assert.deepEqual(
+        ours()
+          .map((m) => m.key)
+          .sort(),
+        keys,
+        'each event once',
+      );
+    } finally {
+      await relay.stop();
+      await reader.stop();
+      await testDb.drop();
+    }
+  });
+
+  it('a poll marks the rows the fast path sent before it reads, so it never sends them again', async () => {
+    // Every row older than 1 ms counts as an orphan here, and marking is not due for a minute:
+    // only marking before the poll keeps the poll at 200 ms from sending the three again.
+    const { testDb, relay } = await relayOnOrderDb({
+      markEveryMs: 60_000,
+      pollIntervalMs: 200,
+      orphanAfterMs: 1,
+    });
+    const reader = await readTopic(kafka, prefix, topicName(prefix, 'order.created'));
+    const keys = ['71', '72', '73'];
+    const ours = () => reader.seen.filter((m) => keys.includes(m.key ?? ''));
+    try {
+      relay.start();
+      const handed = await testDb.db.transaction((trx) =>
+        enqueueEvents(
+          trx,
+          [71, 72, 73].map((key) => ({ type: 'order.created' as const, key, data: placedEvent(key).data })),
+        ),
+      );
+      relay.notify(handed);
+      await waitFor(
+        async () =>
+          Number(
+            (
+              await testDb
+                .db('outbox')
+                .whereIn('message_key', keys)
+                .whereNotNull('published_at')
+                .count({ n: '*' })
+            )[0]?.n,
+          ) === 3,
+        { what: 'the three marked by the first poll' },
+      );
+      // Two more polls, and time for any second copy to arrive.
+      await new Promise((resolve) => setTimeout(resolve, 600));
       assert.deepEqual(
         ours()
           .map((m) => m.key)
