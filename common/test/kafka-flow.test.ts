@@ -30,6 +30,7 @@ import {
   readTopic,
   testTopicPrefix,
   waitFor,
+  type SeenMessage,
 } from '@delivery/common/testing';
 
 const { logger } = captureLogger();
@@ -100,6 +101,40 @@ describe('consumer loop and outbox against the real broker', () => {
       ...options,
     });
     return { testDb, relay };
+  }
+
+  /**
+   * A relay on its own order database and a reader of order.created that sees only `keys` (the
+   * topic also holds the other tests' messages); everything is stopped and dropped afterwards.
+   */
+  async function withRelayAndReader(
+    options: Partial<OutboxRelayOptions>,
+    keys: readonly string[],
+    body: (
+      t: Awaited<ReturnType<typeof relayOnOrderDb>> & {
+        ours: () => SeenMessage[];
+        keysOnTopic: () => string[];
+      },
+    ) => Promise<void>,
+  ) {
+    const { testDb, relay } = await relayOnOrderDb(options);
+    const reader = await readTopic(kafka, prefix, topicName(prefix, 'order.created'));
+    const ours = () => reader.seen.filter((m) => keys.includes(m.key ?? ''));
+    try {
+      await body({
+        testDb,
+        relay,
+        ours,
+        keysOnTopic: () =>
+          ours()
+            .map((m) => m.key)
+            .sort(),
+      });
+    } finally {
+      await relay.stop();
+      await reader.stop();
+      await testDb.drop();
+    }
   }
 
   before(async () => {
@@ -273,13 +308,10 @@ describe('consumer loop and outbox against the real broker', () => {
 
   it('the relay sends what a commit hands over at once, and reads the table only for rows nobody handed over', async () => {
     // Polls every 50 ms, but only for rows at least 1 s old: anything sooner is the fast path.
-    const { testDb, relay } = await relayOnOrderDb({ orphanAfterMs: 1_000 });
-    const reader = await readTopic(kafka, prefix, topicName(prefix, 'order.created'));
-    // The topic also holds the messages of the consumer tests above: look at ours only.
-    const ours = () => reader.seen.filter((m) => ['51', '52', '53'].includes(m.key ?? ''));
-    const published = async () =>
-      (await testDb.db('outbox').whereNotNull('published_at').pluck('event_id')) as string[];
-    try {
+    const keys = ['51', '52', '53'];
+    await withRelayAndReader({ orphanAfterMs: 1_000 }, keys, async ({ testDb, relay, ours, keysOnTopic }) => {
+      const published = async () =>
+        (await testDb.db('outbox').whereNotNull('published_at').pluck('event_id')) as string[];
       relay.start();
       const handed = await testDb.db.transaction((trx) =>
         enqueueEvents(trx, [
@@ -315,41 +347,25 @@ describe('consumer loop and outbox against the real broker', () => {
       await waitFor(() => ours().some((m) => m.key === '53'), { what: 'the orphan on the topic' });
       // A second copy (fast path and poll both sending a row) would arrive with or just after it.
       await new Promise((resolve) => setTimeout(resolve, 300));
-      assert.deepEqual(
-        ours()
-          .map((m) => m.key)
-          .sort(),
-        ['51', '52', '53'],
-        'each event once',
-      );
-    } finally {
-      await relay.stop();
-      await reader.stop();
-      await testDb.drop();
-    }
+      assert.deepEqual(keysOnTopic(), keys, 'each event once');
+    });
   });
   it('fast-path rows are marked published together later, each with its acknowledgement time; stop() marks what waits', async () => {
     // Marking is due only after a minute here, and so is the first poll (which marks before it
     // reads): whatever gets marked before stop() was marked by something else.
-    const { testDb, relay } = await relayOnOrderDb({
-      markEveryMs: 60_000,
-      pollIntervalMs: 60_000,
-      orphanAfterMs: 120_000,
-    });
-    const reader = await readTopic(kafka, prefix, topicName(prefix, 'order.created'));
+    const options = { markEveryMs: 60_000, pollIntervalMs: 60_000, orphanAfterMs: 120_000 };
     const keys = ['61', '62', '63'];
-    const ours = () => reader.seen.filter((m) => keys.includes(m.key ?? ''));
-    const updates: string[] = [];
-    testDb.db.on('query', (q: { sql: string }) => {
-      if (/^\s*UPDATE outbox/i.test(q.sql)) updates.push(q.sql);
-    });
-    const rows = () =>
-      testDb
-        .db('outbox')
-        .whereIn('message_key', keys)
-        .orderBy('id')
-        .select('event_id', 'published_at') as Promise<{ event_id: string; published_at: Date | null }[]>;
-    try {
+    await withRelayAndReader(options, keys, async ({ testDb, relay, ours, keysOnTopic }) => {
+      const updates: string[] = [];
+      testDb.db.on('query', (q: { sql: string }) => {
+        if (/^\s*UPDATE outbox/i.test(q.sql)) updates.push(q.sql);
+      });
+      const rows = () =>
+        testDb
+          .db('outbox')
+          .whereIn('message_key', keys)
+          .orderBy('id')
+          .select('event_id', 'published_at') as Promise<{ event_id: string; published_at: Date | null }[]>;
       relay.start();
       let sent = 0;
       for (const key of [61, 62, 63]) {
@@ -381,32 +397,16 @@ describe('consumer loop and outbox against the real broker', () => {
         `three rounds, three times: ${times.join(', ')}`,
       );
       assert.ok(times[2]! <= stoppedAt, 'acknowledged before stop()');
-      assert.deepEqual(
-        ours()
-          .map((m) => m.key)
-          .sort(),
-        keys,
-        'each event once',
-      );
-    } finally {
-      await relay.stop();
-      await reader.stop();
-      await testDb.drop();
-    }
+      assert.deepEqual(keysOnTopic(), keys, 'each event once');
+    });
   });
 
   it('a poll marks the rows the fast path sent before it reads, so it never sends them again', async () => {
     // Every row older than 1 ms counts as an orphan here, and marking is not due for a minute:
     // only marking before the poll keeps the poll at 200 ms from sending the three again.
-    const { testDb, relay } = await relayOnOrderDb({
-      markEveryMs: 60_000,
-      pollIntervalMs: 200,
-      orphanAfterMs: 1,
-    });
-    const reader = await readTopic(kafka, prefix, topicName(prefix, 'order.created'));
+    const options = { markEveryMs: 60_000, pollIntervalMs: 200, orphanAfterMs: 1 };
     const keys = ['71', '72', '73'];
-    const ours = () => reader.seen.filter((m) => keys.includes(m.key ?? ''));
-    try {
+    await withRelayAndReader(options, keys, async ({ testDb, relay, keysOnTopic }) => {
       relay.start();
       const handed = await testDb.db.transaction((trx) =>
         enqueueEvents(
@@ -430,18 +430,8 @@ describe('consumer loop and outbox against the real broker', () => {
       );
       // Two more polls, and time for any second copy to arrive.
       await new Promise((resolve) => setTimeout(resolve, 600));
-      assert.deepEqual(
-        ours()
-          .map((m) => m.key)
-          .sort(),
-        keys,
-        'each event once',
-      );
-    } finally {
-      await relay.stop();
-      await reader.stop();
-      await testDb.drop();
-    }
+      assert.deepEqual(keysOnTopic(), keys, 'each event once');
+    });
   });
 
   it('stop() commits what was handled: the group, started again, goes on after it and handles nothing twice', async () => {
