@@ -1,17 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import {
-  createConsumerLoop,
-  createDb,
-  createKafka,
-  createLogger,
-  createMetrics,
-  createProducer,
-  ensureDatabase,
-  ensureTopics,
-  onEvent,
-} from '@delivery/common';
+import { createDb, ensureDatabase } from '@delivery/common';
 import { createClient } from 'redis';
-import { JsonClient, KAFKA_BROKERS, MYSQL_URL, REDIS_URL, SERVICES } from './system.js';
+import { scratchEnvelope, scratchKafka } from './scratch-kafka.js';
+import { JsonClient, MYSQL_URL, REDIS_URL, SERVICES } from './system.js';
 import { nowMs, summarize, type Summary } from './stats.js';
 
 /**
@@ -89,66 +79,22 @@ async function mariadbLimits(concurrency: number): Promise<Limits['mariadb']> {
   }
 }
 
-function envelope(i: number): { eventId: string; value: string } {
-  const eventId = randomUUID();
-  const value = JSON.stringify({
-    eventId,
-    type: 'order.created',
-    version: 1,
-    occurredAt: new Date().toISOString(),
-    correlationId: randomUUID(),
-    data: {
-      orderId: i + 1,
-      orderNumber: `ORD-${String(i + 1).padStart(6, '0')}`,
-      customerId: 1,
-      city: 'Bench-limits',
-      items: [{ productId: 1, price: '9.99', quantity: 1 }],
-      totalAmount: '9.99',
-    },
-  });
-  return { eventId, value };
-}
-
 async function kafkaLimits(run: string, messages: number): Promise<Limits['kafka']> {
-  const logger = createLogger({ service: 'bench-limits', level: 'warn' });
-  const prefix = `bench-scratch-${run}.`;
-  const topic = `${prefix}order.created`;
-  const kafka = createKafka({ clientId: 'bench-limits', brokers: KAFKA_BROKERS, logger });
-  const admin = kafka.admin();
-  const producer = createProducer(kafka);
-  await admin.connect();
-  await ensureTopics(admin, [topic], 6);
-  await producer.connect();
   const waiters = new Map<string, () => void>();
   let consumed = 0;
   let allConsumed: (() => void) | undefined;
   let target = Infinity;
-  const loop = createConsumerLoop({
-    kafka,
-    producer,
-    groupId: `${prefix}limits`,
-    topicPrefix: prefix,
-    logger,
-    metrics: createMetrics('bench-limits'),
-    // The services' handler minus its database work: what the loop itself costs per message.
-    handlers: [
-      onEvent('order.created', async (event) => {
-        consumed += 1;
-        waiters.get(event.eventId)?.();
-        if (consumed >= target) allConsumed?.();
-      }),
-    ],
+  // What the project's consumer loop itself costs per message.
+  const { producer, topic, close } = await scratchKafka('bench-limits', `bench-scratch-${run}.`, (event) => {
+    consumed += 1;
+    waiters.get(event.eventId)?.();
+    if (consumed >= target) allConsumed?.();
   });
-  const joined = new Promise<void>((resolve) =>
-    loop.consumer.on(loop.consumer.events.GROUP_JOIN, () => resolve()),
-  );
   try {
-    await loop.start();
-    await joined;
     const rtt: number[] = [];
     const ack: number[] = [];
     for (let i = 0; i < 300; i++) {
-      const { eventId, value } = envelope(i);
+      const { eventId, value } = scratchEnvelope(i);
       const got = new Promise<void>((resolve) => waiters.set(eventId, resolve));
       const t0 = nowMs();
       await producer.send({ topic, acks: -1, messages: [{ key: String(i), value }] });
@@ -165,7 +111,7 @@ async function kafkaLimits(run: string, messages: number): Promise<Limits['kafka
     for (let i = 0; i < messages; i += 200) {
       const batch = Array.from({ length: Math.min(200, messages - i) }, (_, j) => ({
         key: String(i + j),
-        value: envelope(i + j).value,
+        value: scratchEnvelope(i + j).value,
       }));
       await producer.sendBatch({ acks: -1, topicMessages: [{ topic, messages: batch }] });
     }
@@ -180,11 +126,7 @@ async function kafkaLimits(run: string, messages: number): Promise<Limits['kafka
       messages,
     };
   } finally {
-    await loop.stop();
-    await producer.disconnect();
-    await admin.deleteTopics({ topics: [topic], timeout: 10_000 }).catch(() => undefined);
-    await admin.deleteGroups([`${prefix}limits`]).catch(() => undefined);
-    await admin.disconnect();
+    await close();
   }
 }
 

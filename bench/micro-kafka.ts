@@ -8,81 +8,35 @@
  *
  *   npx tsx bench/micro-kafka.ts [messages one at a time, default 1000]
  */
-import { randomUUID } from 'node:crypto';
-import {
-  createConsumerLoop,
-  createKafka,
-  createLogger,
-  createMetrics,
-  createProducer,
-  ensureTopics,
-  onEvent,
-} from '@delivery/common';
 import { cpuMeter, type CpuWindow } from './cpu.js';
-import { KAFKA_BROKERS } from './system.js';
+import { scratchEnvelope, scratchKafka } from './scratch-kafka.js';
 
 const single = Number(process.argv[2] ?? 1_000);
 const batched = 20_000;
-const run = randomUUID().slice(0, 6);
-const prefix = `bench-micro-${run}.`;
-const topic = `${prefix}order.created`;
-const logger = createLogger({ service: 'bench-micro-kafka', level: 'warn' });
-const kafka = createKafka({ clientId: 'bench-micro-kafka', brokers: KAFKA_BROKERS, logger });
-const admin = kafka.admin();
-const producer = createProducer(kafka);
-await admin.connect();
-await ensureTopics(admin, [topic], 6);
-await producer.connect();
 
 let consumed = 0;
 let waiting: { count: number; resolve: () => void } | undefined;
-const loop = createConsumerLoop({
-  kafka,
-  producer,
-  groupId: `${prefix}micro`,
-  topicPrefix: prefix,
-  logger,
-  metrics: createMetrics('bench-micro-kafka'),
-  handlers: [
-    onEvent('order.created', async () => {
-      consumed += 1;
-      if (waiting && consumed >= waiting.count) waiting.resolve();
-    }),
-  ],
-});
+const { producer, topic, close } = await scratchKafka(
+  'bench-micro-kafka',
+  `bench-micro-${Date.now().toString(36)}.`,
+  () => {
+    consumed += 1;
+    if (waiting && consumed >= waiting.count) waiting.resolve();
+  },
+);
 const until = (count: number) =>
   new Promise<void>((resolve) => {
     waiting = { count, resolve };
     if (consumed >= count) resolve();
   });
-const value = (i: number) =>
-  JSON.stringify({
-    eventId: randomUUID(),
-    type: 'order.created',
-    version: 1,
-    occurredAt: new Date().toISOString(),
-    correlationId: `micro-${i}`,
-    data: {
-      orderId: i + 1,
-      orderNumber: `ORD-${i + 1}`,
-      customerId: 1,
-      city: 'Colombo',
-      items: [{ productId: 101, price: '1.00', quantity: 1 }],
-      totalAmount: '1.00',
-    },
-  });
+const value = (i: number) => scratchEnvelope(i).value;
 
 const perMessageUs = (w: CpuWindow, idle: CpuWindow, n: number, who: 'bench' | 'kafka') => {
   const idlePerSecond = (idle.perProcess[who] ?? 0) / idle.seconds;
   return Math.round((((w.perProcess[who] ?? 0) - idlePerSecond * w.seconds) / n) * 1e6);
 };
 
-const joined = new Promise<void>((resolve) =>
-  loop.consumer.on(loop.consumer.events.GROUP_JOIN, () => resolve()),
-);
 try {
-  await loop.start();
-  await joined;
   for (let i = 0; i < 50; i++) {
     await producer.send({ topic, acks: -1, messages: [{ key: String(i), value: value(i) }] });
     await until(i + 1);
@@ -118,9 +72,5 @@ try {
     `batches of 200 (${batched}): client ${perMessageUs(batch, idle, batched, 'bench')} µs, broker ${perMessageUs(batch, idle, batched, 'kafka')} µs of CPU per message`,
   );
 } finally {
-  await loop.stop();
-  await producer.disconnect();
-  await admin.deleteTopics({ topics: [topic], timeout: 10_000 }).catch(() => undefined);
-  await admin.deleteGroups([`${prefix}micro`]).catch(() => undefined);
-  await admin.disconnect();
+  await close();
 }
