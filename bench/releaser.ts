@@ -3,7 +3,7 @@ import { nowMs, sleep } from './stats.js';
 
 export interface ReleaseStats {
   released: number;
-  /** 409: the vehicle carried no order (should not happen: one release per dispatched order). */
+  /** 409: the vehicle did not carry the order (should not happen: one release per dispatched order). */
   notAllocated: number;
   failed: number;
   retries: number;
@@ -20,13 +20,16 @@ export function createReleaser(dispatcher: JsonClient, holdMs: number, isOurs: (
   const scheduled = new Set<number>();
   const pending = new Set<Promise<void>>();
 
-  async function release(vehicle: string): Promise<void> {
+  async function release(orderId: number, vehicle: string): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const t0 = nowMs();
       try {
+        // As a driver's app should: the order it delivers, and one key for all its attempts.
         const res = await dispatcher.call(
           'PATCH',
           `/dispatch-locations/${encodeURIComponent(vehicle)}/release`,
+          { orderId },
+          { 'idempotency-key': `bench-release-${orderId}` },
         );
         if (res.status === 200) {
           stats.released += 1;
@@ -54,7 +57,7 @@ export function createReleaser(dispatcher: JsonClient, holdMs: number, isOurs: (
     onDispatched(orderId: number, vehicle: string) {
       if (holdMs < 0 || scheduled.has(orderId) || !isOurs(vehicle)) return;
       scheduled.add(orderId);
-      const p = sleep(holdMs).then(() => release(vehicle));
+      const p = sleep(holdMs).then(() => release(orderId, vehicle));
       pending.add(p);
       void p.finally(() => pending.delete(p));
     },

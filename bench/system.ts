@@ -54,11 +54,13 @@ export class JsonClient {
     method: 'GET' | 'POST' | 'PATCH',
     path: string,
     body?: unknown,
+    extraHeaders: Record<string, string> = {},
   ): Promise<JsonReply<T>> {
+    const headers = { ...this.headers, ...extraHeaders };
     const res = await this.pool.request({
       method,
       path,
-      headers: body === undefined ? this.headers : { ...this.headers, 'content-type': 'application/json' },
+      headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
       headersTimeout: 30_000,
       bodyTimeout: 30_000,

@@ -29,11 +29,19 @@ function section(title: string): void {
   print(`\n## ${++step}. ${title}\n`);
 }
 
-async function show<T>(method: string, url: string, body?: unknown): Promise<JsonResponse<T>> {
+async function show<T>(
+  method: string,
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<JsonResponse<T>> {
   const requestId = `demo-${run}-${step}-${Math.random().toString(36).slice(2, 6)}`;
-  const res = await call<T>(method, url, body, { 'x-request-id': requestId });
+  const res = await call<T>(method, url, body, { 'x-request-id': requestId, ...headers });
   print('```http');
-  print(`${method} ${url}${body === undefined ? '' : `\n${JSON.stringify(body)}`}`);
+  const shown = Object.entries(headers)
+    .map(([name, value]) => `\n${name}: ${value}`)
+    .join('');
+  print(`${method} ${url}${shown}${body === undefined ? '' : `\n${JSON.stringify(body)}`}`);
   print(`→ ${res.status}\n${JSON.stringify(res.body, null, 2)}`);
   print('```');
   return res;
@@ -50,13 +58,20 @@ async function until(id: number, done: (o: Order) => boolean, what: string): Pro
 }
 
 const placeOrder = (city: string, productId: number, quantity: number) =>
-  show<Order>('POST', `${URLS.order}/orders`, { customerId: 1, city, items: [{ productId, price: 49.99, quantity }] });
+  show<Order>('POST', `${URLS.order}/orders`, {
+    customerId: 1,
+    city,
+    items: [{ productId, price: 49.99, quantity }],
+  });
 
 async function main(): Promise<void> {
   print(`# Demo run ${run}`);
   section('Products: the assignment’s product 101, and one with a single unit in stock');
   await show('POST', `${URLS.inventory}/products`, { id: 101, name: 'Rice 5kg', stock: 500 });
-  const scarce = await show<{ id: number }>('POST', `${URLS.inventory}/products`, { name: `Demo limited ${run}`, stock: 1 });
+  const scarce = await show<{ id: number }>('POST', `${URLS.inventory}/products`, {
+    name: `Demo limited ${run}`,
+    stock: 1,
+  });
 
   section('Vehicles: register two in Galle, list Colombo as the assignment does');
   await show('POST', `${URLS.dispatcher}/dispatch-locations`, { vehicle_number: 'GLE-2001', city: 'Galle' });
@@ -74,11 +89,13 @@ async function main(): Promise<void> {
   await show('GET', `${URLS.order}/orders/${colombo.id}`);
 
   section('Galle runs out of vehicles: one order more than there are free vehicles');
-  const free = (await show<unknown[]>('GET', `${URLS.dispatcher}/dispatch-locations/Galle?available=true`)).body;
+  const free = (await show<unknown[]>('GET', `${URLS.dispatcher}/dispatch-locations/Galle?available=true`))
+    .body;
   const galle: Order[] = [];
   for (let i = 0; i <= free.length; i++) galle.push((await placeOrder('Galle', 101, 1)).body);
   const dispatched: Order[] = [];
-  for (const o of galle.slice(0, -1)) dispatched.push(await until(o.id, (x) => x.status === 'DISPATCHED', 'DISPATCHED'));
+  for (const o of galle.slice(0, -1))
+    dispatched.push(await until(o.id, (x) => x.status === 'DISPATCHED', 'DISPATCHED'));
   const waiting = galle.at(-1)!;
   await until(waiting.id, (o) => o.status === 'CONFIRMED', 'CONFIRMED');
   print(`${waiting.orderNumber} is CONFIRMED and waits: every vehicle in Galle is busy.`);
@@ -86,7 +103,13 @@ async function main(): Promise<void> {
 
   section('Release one Galle vehicle: the waiting order takes it');
   const first = dispatched[0]!;
-  await show('PATCH', `${URLS.dispatcher}/dispatch-locations/${first.vehicleNumber}/galle/release`);
+  // As a driver's app should: the order being delivered, and a key that makes a retry safe.
+  await show(
+    'PATCH',
+    `${URLS.dispatcher}/dispatch-locations/${first.vehicleNumber}/galle/release`,
+    releaseOf(first),
+    releaseKey(first),
+  );
   const taken = await until(waiting.id, (o) => o.status === 'DISPATCHED', 'DISPATCHED');
   await show('GET', `${URLS.order}/orders/${taken.id}`);
   await show('GET', `${URLS.order}/orders/${first.id}`);
@@ -99,7 +122,12 @@ async function main(): Promise<void> {
   section('Release the remaining vehicles of this run (so the demo can run again)');
   for (const o of [colombo, ...dispatched.slice(1), taken]) {
     const current = await until(o.id, (x) => x.vehicleNumber !== null, 'dispatched');
-    await show('PATCH', `${URLS.dispatcher}/dispatch-locations/${current.vehicleNumber}/release`);
+    await show(
+      'PATCH',
+      `${URLS.dispatcher}/dispatch-locations/${current.vehicleNumber}/release`,
+      releaseOf(current),
+      releaseKey(current),
+    );
   }
 
   section('What the services logged for these orders');
@@ -113,6 +141,10 @@ interface Vehicle {
   vehicle_number: string;
 }
 
+/** The body and the key a safe release sends (README, "Releasing a vehicle safely"). */
+const releaseOf = (order: Order) => ({ orderId: order.id });
+const releaseKey = (order: Order) => ({ 'idempotency-key': `demo-${run}-release-${order.id}` });
+
 /**
  * An earlier run that was interrupted can leave Galle's vehicles allocated and orders waiting.
  * Releasing every allocated vehicle, until none is, delivers those orders and frees the city.
@@ -120,15 +152,19 @@ interface Vehicle {
 async function settleCity(city: string): Promise<void> {
   for (let round = 0; round < 20; round++) {
     const all = (await call<Vehicle[]>('GET', `${URLS.dispatcher}/dispatch-locations/${city}`)).body;
-    const free = (await call<Vehicle[]>('GET', `${URLS.dispatcher}/dispatch-locations/${city}?available=true`)).body;
+    const free = (
+      await call<Vehicle[]>('GET', `${URLS.dispatcher}/dispatch-locations/${city}?available=true`)
+    ).body;
     const busy = all.filter((v) => !free.some((f) => f.vehicle_number === v.vehicle_number));
     if (busy.length === 0) return;
-    for (const v of busy) await call('PATCH', `${URLS.dispatcher}/dispatch-locations/${v.vehicle_number}/release`);
+    for (const v of busy)
+      await call('PATCH', `${URLS.dispatcher}/dispatch-locations/${v.vehicle_number}/release`);
   }
   throw new Error(`${city} still has allocated vehicles after 20 rounds of releases`);
 }
 
-const STORY = /^(Order confirmed|Vehicle allocated for order|All vehicles occupied|Cannot find vehicle for order)/;
+const STORY =
+  /^(Order confirmed|Vehicle allocated for order|All vehicles occupied|Cannot find vehicle for order)/;
 
 function logLinesFor(orderNumbers: Set<string>): string[] {
   return readServiceLogs(
@@ -141,7 +177,10 @@ main()
     const at = process.argv.indexOf('--markdown');
     const file = at > 0 ? process.argv[at + 1] : undefined;
     if (file) {
-      writeFileSync(file, `<!-- Generated by \`make sample-logs\` from a real run; do not edit by hand. -->\n${out.join('\n')}\n`);
+      writeFileSync(
+        file,
+        `<!-- Generated by \`make sample-logs\` from a real run; do not edit by hand. -->\n${out.join('\n')}\n`,
+      );
       console.log(`\nwrote ${file}`);
     }
   })

@@ -1,11 +1,14 @@
 import { z } from 'zod';
+import { cityName } from './cities.js';
 
-/** The four topics of the flow (DESIGN.md §4), before any namespace prefix. */
+/** The topics of the flow (DESIGN.md §4), before any namespace prefix. */
 export const TOPICS = {
   orderCreated: 'order.created',
   orderInventoryUpdated: 'order.inventory.updated',
   orderConfirmed: 'order.confirmed',
   orderDispatched: 'order.dispatched',
+  orderDelivered: 'order.delivered',
+  orderCancelled: 'order.cancelled',
 } as const;
 
 export type EventType = (typeof TOPICS)[keyof typeof TOPICS];
@@ -27,7 +30,7 @@ export const orderPlacedData = z.object({
   orderId: positiveInt,
   orderNumber,
   customerId: positiveInt,
-  city: z.string().min(1).max(100),
+  city: cityName,
   items: z.array(orderItemData).min(1).max(100),
   totalAmount: money,
 });
@@ -43,7 +46,23 @@ export const orderDispatchedData = z.object({
   orderId: positiveInt,
   orderNumber,
   vehicleNumber: z.string().min(1).max(100),
-  city: z.string().min(1).max(100),
+  city: cityName,
+});
+
+/** Every move to DELIVERED, by a vehicle's release or by hand; the vehicle when the order had one. */
+export const orderDeliveredData = z.object({
+  orderId: positiveInt,
+  orderNumber,
+  city: cityName,
+  vehicleNumber: z.string().min(1).max(100).optional(),
+});
+
+/** A cancelled order: inventory gives its stock back, the dispatcher drops it or frees its vehicle. */
+export const orderCancelledData = z.object({
+  orderId: positiveInt,
+  orderNumber,
+  city: cityName,
+  reason: z.string().max(500).optional(),
 });
 
 export const eventDataSchemas = {
@@ -51,12 +70,16 @@ export const eventDataSchemas = {
   'order.inventory.updated': inventoryUpdatedData,
   'order.confirmed': orderPlacedData,
   'order.dispatched': orderDispatchedData,
+  'order.delivered': orderDeliveredData,
+  'order.cancelled': orderCancelledData,
 } as const satisfies Record<EventType, z.ZodType>;
 
 export type EventData<T extends EventType> = z.infer<(typeof eventDataSchemas)[T]>;
 export type OrderPlacedData = z.infer<typeof orderPlacedData>;
 export type InventoryUpdatedData = z.infer<typeof inventoryUpdatedData>;
 export type OrderDispatchedData = z.infer<typeof orderDispatchedData>;
+export type OrderDeliveredData = z.infer<typeof orderDeliveredData>;
+export type OrderCancelledData = z.infer<typeof orderCancelledData>;
 
 function buildEnvelopeSchema<T extends EventType>(type: T) {
   return z.object({

@@ -1,7 +1,7 @@
 import express, { type Express, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES, type Server } from 'node:http';
+import { STATUS_CODES, createServer, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { runWithCorrelationId } from './context.js';
 import { AppError, errorHandler, notFoundHandler } from './errors.js';
@@ -21,15 +21,34 @@ export interface HttpAppOptions {
   api?: { title: string; version: string; description?: string; routes: RouteDoc[] };
 }
 
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
+const REQUEST_ID = /^[\w.:-]+$/;
+/** The envelope's correlationId limit: the id travels in every event of the flow. */
+const REQUEST_ID_MAX = 128;
 
-/** Honour a sane incoming x-request-id, otherwise make one; echo it and run the request in its context. */
+/**
+ * Honour a sane incoming x-request-id, cut to 128 characters (a caller's over-long id still
+ * finds its flow by its start); otherwise make one. Echo it and run the request in its context.
+ */
 const requestId: RequestHandler = (req, res, next) => {
   const incoming = req.get('x-request-id');
-  const id = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+  const id = incoming && REQUEST_ID.test(incoming) ? incoming.slice(0, REQUEST_ID_MAX) : randomUUID();
   res.setHeader('x-request-id', id);
   (req as { id?: string }).id = id;
   runWithCorrelationId(id, next);
+};
+
+/**
+ * HTTP/1.1 requires a Host header (RFC 9112 §3.2). Node's server refuses a request without one
+ * before Express runs, with an empty 400; createHttpServer turns that off so it is answered here,
+ * logged and in the JSON error body. The connection is closed, as Node would.
+ */
+const requireHost: RequestHandler = (req, res, next) => {
+  if (req.headers.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor === 1) {
+    res.setHeader('connection', 'close');
+    next(new AppError('missing_host', 'An HTTP/1.1 request must have a Host header', 400));
+    return;
+  }
+  next();
 };
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
@@ -96,6 +115,7 @@ export function createHttpApp({ logger, metrics, readiness, routes, api }: HttpA
     }),
   );
   app.use(observeLatency(metrics));
+  app.use(requireHost);
   app.use(requireJson);
   app.use(express.json({ limit: '100kb', strict: false }));
 
@@ -155,4 +175,14 @@ export function answerClientErrors(server: Server): void {
         `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
   });
+}
+
+/**
+ * The HTTP server of an app made by createHttpApp, as every service and test listens with it:
+ * requests refused before Express runs get the JSON error body too.
+ */
+export function createHttpServer(app: Express): Server {
+  const server = createServer({ requireHostHeader: false }, app);
+  answerClientErrors(server);
+  return server;
 }

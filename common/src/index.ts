@@ -18,3 +18,5 @@ export * from './processed-events.js';
 export * from './openapi.js';
 export * from './timeout.js';
 export * from './schemas.js';
+export * from './cities.js';
+export * from './transient-errors.js';

@@ -38,3 +38,17 @@ export function createMetrics(service: string): Metrics {
     }),
   };
 }
+
+/**
+ * A service's own counter on its registry, registered by whoever asks first: feature modules
+ * built more than once per process (tests, several apps on one runtime) share it.
+ */
+export function serviceCounter<L extends string = never>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[] = [],
+): Counter<L> {
+  const existing = registry.getSingleMetric(name) as Counter<L> | undefined;
+  return existing ?? new Counter<L>({ name, help, labelNames, registers: [registry] });
+}

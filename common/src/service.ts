@@ -5,7 +5,7 @@ import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { CommonConfig } from './config.js';
 import { createConsumerLoop, type ConsumerLoop, type EventHandler } from './consumer.js';
 import { createDb, type Db } from './db.js';
-import { answerClientErrors } from './http.js';
+import { createHttpServer } from './http.js';
 import { TOPICS, dlqTopic, topicName } from './events.js';
 import { createKafka, createProducer, ensureTopics } from './kafka.js';
 import { createLogger, type Logger } from './logger.js';
@@ -143,8 +143,7 @@ export async function runService(rt: ServiceRuntime, options: RunOptions): Promi
   let server: Server | undefined;
   if (config.ROLE !== 'worker') {
     // No host: dual-stack, so both 127.0.0.1 and localhost (::1) reach it.
-    server = options.app.listen(config.PORT);
-    answerClientErrors(server);
+    server = createHttpServer(options.app).listen(config.PORT);
     await new Promise<void>((resolve, reject) => server!.once('listening', resolve).once('error', reject));
     const { port } = server.address() as AddressInfo;
     logger.info({ port, role: config.ROLE }, `${rt.name} listening on http://127.0.0.1:${port}`);

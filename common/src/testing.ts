@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { createDb, dropDatabase, prepareDatabase, type Db } from './db.js';
 import type { ErrorDetail } from './errors.js';
+import { createHttpServer } from './http.js';
 import { topicName, type Envelope, type EventData, type EventType } from './events.js';
 import { createLogger, type Logger } from './logger.js';
 import { createKafka, type Kafka, type Producer } from './kafka.js';
@@ -105,9 +106,9 @@ export async function waitFor<T>(
   );
 }
 
-/** Listen on port 0 and give back the base URL and a close function. */
+/** Listen on port 0, with the server the services use, and give back the base URL and a close function. */
 export async function listen(app: Express): Promise<{ url: string; close(): Promise<void> }> {
-  const server = app.listen(0, '127.0.0.1');
+  const server = createHttpServer(app).listen(0, '127.0.0.1');
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const { port } = server.address() as AddressInfo;
   return {

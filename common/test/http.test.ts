@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { z } from 'zod';
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
-import { answerClientErrors, createHttpApp, createMetrics, AppError, toAppError } from '@delivery/common';
+import { createHttpApp, createHttpServer, createMetrics, AppError, toAppError } from '@delivery/common';
 import { captureLogger, listen } from '@delivery/common/testing';
 
 describe('the shared HTTP app', () => {
@@ -103,6 +103,21 @@ describe('the shared HTTP app', () => {
     assert.match(made.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
   });
 
+  it('an x-request-id over 128 characters is cut to its first 128, echoed and used as the correlation id', async () => {
+    const sent = `req-${'0123456789'.repeat(20)}`;
+    const res = await fetch(`${server.url}/boom`, { headers: { 'x-request-id': sent } });
+    assert.equal(res.headers.get('x-request-id'), sent.slice(0, 128));
+    const logged = lines.findLast((l) => l.msg === 'request failed');
+    assert.equal(logged?.correlationId, sent.slice(0, 128));
+  });
+
+  it('an x-request-id with characters outside [A-Za-z0-9_.:-] is replaced by a new UUID, whatever its length', async () => {
+    for (const sent of ['bad id', `bad id ${'x'.repeat(200)}`]) {
+      const res = await fetch(`${server.url}/healthz`, { headers: { 'x-request-id': sent } });
+      assert.match(res.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/, sent);
+    }
+  });
+
   it('/readyz is 200 when every dependency answers and 503 naming the one that does not', async () => {
     const ok = await fetch(`${server.url}/readyz`);
     assert.equal(ok.status, 200);
@@ -125,7 +140,7 @@ describe('the shared HTTP app', () => {
 
 describe('requests refused before a route runs still get a JSON error', () => {
   let url: string;
-  let server: ReturnType<ReturnType<typeof createHttpApp>['listen']>;
+  let server: ReturnType<typeof createHttpServer>;
 
   before(async () => {
     const app = createHttpApp({
@@ -141,8 +156,7 @@ describe('requests refused before a route runs still get a JSON error', () => {
         });
       },
     });
-    server = app.listen(0, '127.0.0.1');
-    answerClientErrors(server);
+    server = createHttpServer(app).listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
@@ -181,17 +195,38 @@ describe('requests refused before a route runs still get a JSON error', () => {
     assert.equal(await errorOf(res), 'headers_too_large');
   });
 
-  it('a request that is not HTTP: 400 malformed_request as JSON', async () => {
-    const { port } = server.address() as AddressInfo;
-    const reply = await new Promise<string>((resolve, reject) => {
+  /** What the server answers to `request` sent as it is on a raw socket, up to its close. */
+  const rawExchange = (request: string) =>
+    new Promise<string>((resolve, reject) => {
+      const { port } = server.address() as AddressInfo;
       let data = '';
-      const socket = connect(port, '127.0.0.1', () => socket.write('HELLO\r\n\r\n'));
+      const socket = connect(port, '127.0.0.1', () => socket.write(request));
       socket.on('data', (chunk: Buffer) => (data += chunk.toString('utf8')));
       socket.on('end', () => resolve(data));
       socket.on('error', reject);
     });
+
+  it('a request that is not HTTP: 400 malformed_request as JSON', async () => {
+    const reply = await rawExchange('HELLO\r\n\r\n');
     assert.match(reply, /^HTTP\/1\.1 400 /);
     assert.match(reply, /"code":"malformed_request"/);
+  });
+
+  it('an HTTP/1.1 request without a Host header: 400 missing_host as JSON, and the connection is closed', async () => {
+    const reply = await rawExchange('GET /healthz HTTP/1.1\r\n\r\n');
+    assert.match(reply, /^HTTP\/1\.1 400 /);
+    assert.match(reply, /\r\ncontent-type: application\/json/i);
+    assert.match(reply, /\r\nconnection: close\r\n/i);
+    const body = JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)) as {
+      error: { code: string; message: string };
+    };
+    assert.equal(body.error.code, 'missing_host');
+    assert.match(body.error.message, /Host/);
+  });
+
+  it('an HTTP/1.0 request without a Host header is still answered (Host is required from HTTP/1.1)', async () => {
+    const reply = await rawExchange('GET /healthz HTTP/1.0\r\n\r\n');
+    assert.match(reply, /^HTTP\/1\.1 200 /);
   });
 });
 

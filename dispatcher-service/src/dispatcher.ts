@@ -5,6 +5,7 @@ import type { DispatcherSettings } from './config.js';
 import type { DispatchDeps, ServeDeps } from './dispatch/dispatch-deps.js';
 import { createDispatchMetrics } from './dispatch/dispatch-metrics.js';
 import { createServeRounds } from './dispatch/allocate-vehicle.js';
+import { finishedOrderHandlers } from './dispatch/finish-orders.js';
 import { createLockReconciler, type LockReconciler } from './dispatch/lock-reconciler.js';
 import { orderConfirmedHandler } from './dispatch/order-confirmed-consumer.js';
 import { createVehicleLocks } from './dispatch/vehicle-locks.js';
@@ -21,8 +22,8 @@ export interface Dispatcher {
 }
 
 /**
- * The dispatcher's parts on top of a runtime and a Redis client: the HTTP app, the
- * order.confirmed handler and the lock reconciler. main.ts wires these into runService; tests
+ * The dispatcher's parts on top of a runtime and a Redis client: the HTTP app, the handlers of
+ * order.confirmed, order.delivered and order.cancelled, and the lock reconciler. main.ts wires these into runService; tests
  * build the same parts on a test runtime.
  */
 export function createDispatcher(
@@ -52,7 +53,7 @@ export function createDispatcher(
   });
   return {
     app: createApp({ ...rt, redis, dispatch, orders, internalToken: settings.INTERNAL_TOKEN }),
-    handlers: [orderConfirmedHandler(dispatch)],
+    handlers: [orderConfirmedHandler(dispatch), ...finishedOrderHandlers(dispatch)],
     workers: [reconciler],
     dispatch,
     orders,

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { envelopeSchema, topicName } from '@delivery/common';
+import { envelopeSchema, topicName, type Envelope } from '@delivery/common';
 import { readTopic, uniqueId, waitFor } from '@delivery/common/testing';
 import {
   assignments,
@@ -16,6 +16,12 @@ import {
   waitingOrderIds,
   dispatcherWithStub,
 } from './support.js';
+
+/** The event as a producer that ignores the shared schema would send it: only the city differs. */
+const withCity = (event: Envelope<'order.confirmed'>, city: string): Envelope<'order.confirmed'> => ({
+  ...event,
+  data: { ...event.data, city },
+});
 
 describe('allocation on order.confirmed', () => {
   const env = dispatcherWithStub();
@@ -190,7 +196,7 @@ describe('allocation on order.confirmed', () => {
     const dlqBefore = await consumedWith(env.d.rt, 'dlq');
     const city = newCity();
     await registerVehicle(env.d.url, vehicleNo(), city);
-    const blank = buildConfirmed({ city: '   ' });
+    const blank = withCity(buildConfirmed({ city }), '   ');
     const good = buildConfirmed({ city });
     await publishConfirmed(env.d.rt, blank);
     await publishConfirmed(env.d.rt, good);
@@ -203,6 +209,26 @@ describe('allocation on order.confirmed', () => {
       !(await waitingOrderIds(env.d.rt)).includes(blank.data.orderId),
       'the blank-city order is not queued',
     );
+  });
+
+  it('when an order\'s city is over 100 characters once case-folded ("İ" × 60), it goes to the DLQ without a retry', async () => {
+    const [dlqBefore, retriedBefore] = [
+      await consumedWith(env.d.rt, 'dlq'),
+      await consumedWith(env.d.rt, 'retried'),
+    ];
+    const city = newCity();
+    await registerVehicle(env.d.url, vehicleNo(), city);
+    const unstorable = withCity(buildConfirmed({ city }), 'İ'.repeat(60));
+    const good = buildConfirmed({ city });
+    await publishConfirmed(env.d.rt, unstorable);
+    await publishConfirmed(env.d.rt, good);
+    await waitFor(async () => (await consumedWith(env.d.rt, 'dlq')) === dlqBefore + 1, {
+      what: 'the over-long city in the DLQ',
+    });
+    await waitFor(() => assignmentOf(good.data.orderId), { what: 'the good order allocated' });
+    assert.equal(await consumedWith(env.d.rt, 'retried'), retriedBefore, 'never retried');
+    assert.equal(await assignmentOf(unstorable.data.orderId), undefined);
+    assert.ok(!(await waitingOrderIds(env.d.rt)).includes(unstorable.data.orderId), 'not queued');
   });
 
   it('counts allocations by city and waiting orders by city in /metrics', async () => {

@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient } from 'redis';
-import type { Envelope } from '@delivery/common';
+import { cityKey, type Envelope } from '@delivery/common';
 import { uniqueId, waitFor } from '@delivery/common/testing';
-import { cityKey, vehicleKey } from '../src/keys.js';
+import { vehicleKey } from '../src/keys.js';
 import { insertVehicle } from '../src/vehicles/vehicles-repository.js';
 import {
   TEST_REDIS_URL,

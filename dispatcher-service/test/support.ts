@@ -8,7 +8,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { envelopeSchema, startWorker, topicName, type Envelope, type Worker } from '@delivery/common';
+import {
+  envelopeSchema,
+  startWorker,
+  topicName,
+  type Envelope,
+  type EventHandler,
+  type Worker,
+} from '@delivery/common';
 import {
   call,
   createTestRuntime,
@@ -59,6 +66,8 @@ export interface TestDispatcherOptions {
   reconcileIntervalMs?: number;
   /** INTERNAL_TOKEN of the instance: its release endpoints require it, its order-service calls send it. */
   internalToken?: string;
+  /** What the worker consumes with, made from the dispatcher's own handlers (e.g. one made to fail). */
+  handlers?: (own: EventHandler[]) => EventHandler[];
 }
 
 /** The dispatcher in-process: HTTP on port 0, consumer and reconciler running, Redis connected. */
@@ -81,7 +90,8 @@ export async function startTestDispatcher(options: TestDispatcherOptions): Promi
   };
   const parts = createDispatcher(rt, redis, settings);
   const http = await listen(parts.app);
-  const worker = startWorker(rt, { handlers: parts.handlers, workers: parts.workers });
+  const handlers = options.handlers?.(parts.handlers) ?? parts.handlers;
+  const worker = startWorker(rt, { handlers, workers: parts.workers });
   await worker.ready;
   return {
     rt,
@@ -315,7 +325,9 @@ export interface StubbedDispatcher {
  * For the enclosing describe: an order-service stand-in and a dispatcher wired to it, under a
  * Redis prefix of their own, started before its tests and closed after them.
  */
-export function dispatcherWithStub(options: Pick<TestDispatcherOptions, 'reconcileIntervalMs'> = {}) {
+export function dispatcherWithStub(
+  options: Pick<TestDispatcherOptions, 'reconcileIntervalMs' | 'handlers'> = {},
+) {
   const env = { redisPrefix: testRedisPrefix() } as StubbedDispatcher;
   before(async () => {
     env.stub = await startOrderStub();

@@ -74,6 +74,37 @@ describe('POST and GET /dispatch-locations', () => {
     assert.equal(await vehicleCount(), before);
   });
 
+  it('when the city is over 100 characters once case-folded ("İ" × 60), 400 validation_failed saying so, nothing written', async () => {
+    const before = await vehicleCount();
+    const res = await post<ErrorBody>({ vehicle_number: vehicleNo(), city: 'İ'.repeat(60) });
+    assert.equal(res.status, 400);
+    assert.equal(res.body.error.code, 'validation_failed');
+    assert.deepEqual(
+      res.body.error.details?.map((x) => x.path),
+      ['city'],
+    );
+    assert.match(res.body.error.details?.[0]?.message ?? '', /at most 100 characters once case-folded/);
+    assert.equal(await vehicleCount(), before);
+  });
+
+  it('when the city is 100 emoji (200 UTF-16 units, 100 characters), 201 and it is listed under that city', async () => {
+    const city = `${uniqueId()}${'\u{1F69A}'.repeat(92)}`;
+    const vehicle = vehicleNo();
+    const res = await post({ vehicle_number: vehicle, city });
+    assert.equal(res.status, 201);
+    assert.deepEqual((await list(city)).body, [{ vehicle_number: vehicle, city }]);
+  });
+
+  it('GET and PATCH …/:city/release with a city over 100 characters once case-folded are 400 validation_failed', async () => {
+    const city = encodeURIComponent('İ'.repeat(60));
+    const listed = await list<ErrorBody>('İ'.repeat(60));
+    assert.equal(listed.status, 400);
+    assert.equal(listed.body.error.code, 'validation_failed');
+    const released = await call<ErrorBody>('PATCH', `${d.url}/dispatch-locations/ABC-1/${city}/release`);
+    assert.equal(released.status, 400);
+    assert.equal(released.body.error.code, 'validation_failed');
+  });
+
   it("GET lists the city's vehicles in registration order with exactly vehicle_number and city, matching the city loosely", async () => {
     const city = newCity();
     const [a, b, c] = [vehicleNo(), vehicleNo(), vehicleNo()];

@@ -88,6 +88,7 @@ describe('order-service HTTP API', () => {
         totalAmount: 100.28,
         vehicleNumber: null,
         rejectionReason: null,
+        cancellationReason: null,
       });
       assert.ok(!Number.isNaN(Date.parse(createdAt)) && !Number.isNaN(Date.parse(updatedAt)));
       const fetched = await api('GET', `/orders/${order.id}`);
@@ -144,12 +145,39 @@ describe('order-service HTTP API', () => {
       assert.equal(res.body.totalAmount, 989010);
     });
 
+    it('a city of 100 emoji (200 UTF-16 units, 100 characters) is accepted and stored as sent', async () => {
+      const city = '\u{1F30D}'.repeat(100);
+      const res = await api('POST', '/orders', buildOrder({ city }));
+      assert.equal(res.status, 201);
+      assert.equal(res.body.city, city);
+      assert.equal((await api('GET', `/orders/${res.body.id}`)).body.city, city);
+    });
+
+    it('a city sent with a combining accent is stored in NFC, as one character per letter', async () => {
+      const res = await api('POST', '/orders', buildOrder({ city: 'Ko\u0304be' }));
+      assert.equal(res.status, 201);
+      assert.equal(res.body.city, 'K\u014Dbe');
+    });
+
+    it('a city over 100 characters once case-folded is refused with a message that says so', async () => {
+      const res = await api<ErrorBody>('POST', '/orders', buildOrder({ city: 'İ'.repeat(60) }));
+      assert.equal(res.status, 400);
+      assert.equal(res.body.error.code, 'validation_failed');
+      assert.match(res.body.error.details?.[0]?.message ?? '', /at most 100 characters once case-folded/);
+    });
+
     const longCity = 'c'.repeat(101);
     const invalid: [string, unknown, string][] = [
       ['city missing', { customerId: 1, items: [buildItem()] }, 'city'],
       ['city empty', buildOrder({ city: '' }), 'city'],
       ['city all spaces', buildOrder({ city: '    ' }), 'city'],
       ['city of 101 characters', buildOrder({ city: longCity }), 'city'],
+      [
+        'city that is over 100 characters once case-folded ("İ" × 60)',
+        buildOrder({ city: 'İ'.repeat(60) }),
+        'city',
+      ],
+      ['city with a control character', buildOrder({ city: 'Colombo\u0007' }), 'city'],
       ['no items', buildOrder({ items: [] }), 'items'],
       ['101 items', buildOrder({ items: Array.from({ length: 101 }, () => buildItem()) }), 'items'],
       ['quantity 0', buildOrder({ items: [buildItem({ quantity: 0 })] }), 'items.0.quantity'],
@@ -255,6 +283,28 @@ describe('order-service HTTP API', () => {
       );
     });
 
+    it('the city filter matches one city identity: "colombo " = "Colombo", "KOBE" = "kobe", "Kobe" ≠ "Kōbe"', async () => {
+      const tag = Date.now().toString(36);
+      const plain = (await api('POST', '/orders', buildOrder({ city: `Kobe ${tag}` }))).body;
+      const accented = (await api('POST', '/orders', buildOrder({ city: `K\u014Dbe ${tag}` }))).body;
+      const colombo = (await api('POST', '/orders', buildOrder({ city: `Colombo  ${tag}` }))).body;
+      const ids = async (city: string) =>
+        (await api<OrderJson[]>('GET', `/orders?city=${encodeURIComponent(city)}`)).body.map((o) => o.id);
+
+      assert.deepEqual(await ids(`Kobe ${tag}`), [plain.id]);
+      assert.deepEqual(await ids(`KOBE ${tag.toUpperCase()}`), [plain.id]);
+      assert.deepEqual(await ids(`K\u014Dbe ${tag}`), [accented.id]);
+      assert.deepEqual(await ids(`Ko\u0304be ${tag}`), [accented.id], 'a combining accent is the same city');
+      assert.deepEqual(await ids(`colombo ${tag} `), [colombo.id]);
+    });
+
+    it('a city filter over 100 characters once case-folded is 400 validation_failed', async () => {
+      const res = await api<ErrorBody>('GET', `/orders?city=${encodeURIComponent('İ'.repeat(60))}`);
+      assert.equal(res.status, 400);
+      assert.equal(res.body.error.code, 'validation_failed');
+      assert.equal(res.body.error.details?.[0]?.path, 'city');
+    });
+
     for (const query of [
       'status=SHIPPED',
       'limit=0',
@@ -340,7 +390,7 @@ describe('order-service HTTP API', () => {
   });
 
   describe('POST /orders/deliveries', () => {
-    it('delivers every order that may be delivered in two statements; the others get what PATCH answers', async () => {
+    it('delivers every order that may be delivered in one transaction of three statements, with an order.delivered each; the others get what PATCH answers', async () => {
       const placed = await Promise.all(Array.from({ length: 7 }, () => api('POST', '/orders', buildOrder())));
       const [confirmed, dispatchedOne, done, pending, rejected, second, third] = placed.map((r) => r.body);
       await applyInventoryResults(rt, [
@@ -351,7 +401,7 @@ describe('order-service HTTP API', () => {
       assert.equal((await api('PATCH', `/orders/${done!.id}`, { status: 'DELIVERED' })).status, 200);
       const doneBefore = (await api('GET', `/orders/${done!.id}`)).body;
 
-      // Everything deliverable: one UPDATE and one read, however many orders.
+      // Everything deliverable: one locking read, one UPDATE and one outbox INSERT, however many orders.
       const statements: string[] = [];
       const count = (q: { sql: string }) => statements.push(q.sql);
       rt.db.on('query', count);
@@ -366,7 +416,25 @@ describe('order-service HTTP API', () => {
       });
       rt.db.off('query', count);
       assert.equal(easy.status, 200);
-      assert.equal(statements.length, 2, statements.join('\n'));
+      const work = statements.filter((sql) => !/^(BEGIN|COMMIT)/i.test(sql.trim()));
+      assert.deepEqual(
+        work.map((sql) => sql.trim().split(/\s+/).slice(0, 2).join(' ')),
+        ['SELECT o.*', 'UPDATE orders', 'INSERT INTO'],
+        statements.join('\n'),
+      );
+      const ours = [done, confirmed, dispatchedOne, second, third].map((o) => String(o!.id));
+      const events = (
+        await rt.db('outbox').where({ topic: 'order.delivered' }).whereIn('message_key', ours)
+      ).map(
+        (row: { payload: string }) =>
+          JSON.parse(row.payload) as { correlationId: string; data: { orderId: number } },
+      );
+      assert.deepEqual(
+        events.map((e) => e.data.orderId).sort((x, y) => x - y),
+        [done, confirmed, dispatchedOne, second, third].map((o) => o!.id).sort((x, y) => x - y),
+        'one order.delivered per order moved (done: by its PATCH)',
+      );
+      assert.equal(events.find((e) => e.data.orderId === confirmed!.id)!.correlationId, 'req-deliver-a');
       assert.deepEqual(
         easy.body.results,
         [confirmed, dispatchedOne, done, second, third].map((o) => ({ orderId: o!.id, ok: true })),

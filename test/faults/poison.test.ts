@@ -33,6 +33,8 @@ const validData: Record<EventType, () => object> = {
     vehicleNumber: 'X-1',
     city: 'Colombo',
   }),
+  'order.delivered': () => ({ orderId: 990_006, orderNumber: 'ORD-990006', city: 'Colombo' }),
+  'order.cancelled': () => ({ orderId: 990_007, orderNumber: 'ORD-990007', city: 'Colombo' }),
 };
 
 /** Poison for one topic: [reason the DLQ headers must give, message value]. */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Db, Knex } from '@delivery/common';
 
 export interface Assignment {
@@ -37,11 +38,13 @@ export async function insertAssignments(
   rows: readonly NewAssignment[],
 ): Promise<InsertAssignmentResult> {
   if (rows.length === 0) return 'inserted';
+  // Stamped by this process's clock, like released_at and a release's arrival (see releaseVehicle).
+  const at = new Date();
   try {
     await trx.raw(
-      `INSERT INTO assignments (order_id, order_number, vehicle_id, city_key, status)
-       VALUES ${rows.map(() => "(?, ?, ?, ?, 'ACTIVE')").join(', ')}`,
-      rows.flatMap((r) => [r.order_id, r.order_number, r.vehicle_id, r.city_key]),
+      `INSERT INTO assignments (order_id, order_number, vehicle_id, city_key, status, created_at)
+       VALUES ${rows.map(() => "(?, ?, ?, ?, 'ACTIVE', ?)").join(', ')}`,
+      rows.flatMap((r) => [r.order_id, r.order_number, r.vehicle_id, r.city_key, at]),
     );
     return 'inserted';
   } catch (err) {
@@ -66,15 +69,59 @@ export async function findActiveAssignment(
 
 /**
  * Closes the assignments and marks their vehicles released, in one statement (atomic on its own,
- * so no transaction around it). One another release closed first is left as it is.
+ * so no transaction needed). One closed by someone else first is left as it is; returns the ids
+ * this call closed, so exactly one closer reports each release. Each statement signs its rows:
+ * only when another closer got some of them first does that take a second read.
  */
-export async function closeAssignments(db: Db, ids: readonly number[]): Promise<void> {
-  await db.raw(
+export async function closeAssignments(
+  db: Db | Knex.Transaction,
+  ids: readonly number[],
+  at = new Date(),
+): Promise<Set<number>> {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return new Set();
+  const token = randomUUID();
+  const [{ affectedRows }] = (await db.raw(
     `UPDATE assignments a JOIN vehicles v ON v.id = a.vehicle_id
-     SET a.status = 'RELEASED', a.released_at = NOW(3), v.last_released_at = NOW(3), v.updated_at = NOW(3)
+     SET a.status = 'RELEASED', a.released_at = ?, a.closed_by = ?, v.last_released_at = ?, v.updated_at = ?
      WHERE a.id IN (?) AND a.status = 'ACTIVE'`,
-    [[...new Set(ids)]],
-  );
+    [at, token, at, at, unique],
+  )) as [{ affectedRows: number }];
+  // A multi-table UPDATE counts the vehicle rows too: two rows per assignment closed.
+  if (affectedRows === unique.length * 2) return new Set(unique);
+  const [rows] = (await db.raw('SELECT id FROM assignments WHERE id IN (?) AND closed_by = ?', [
+    unique,
+    token,
+  ])) as [{ id: number }[]];
+  return new Set(rows.map((r) => Number(r.id)));
+}
+
+/** A past or present assignment, as a release answers with it. */
+export interface AssignmentRef {
+  id: number;
+  order_id: number;
+  order_number: string;
+  vehicle_id: number;
+  status: 'ACTIVE' | 'RELEASED';
+}
+
+const REF = 'id, order_id, order_number, vehicle_id, status';
+
+/**
+ * The assignment the vehicle carried at `at` and that has been released since (the oldest, should
+ * two share the millisecond): what a release that arrived at `at` ended, or would have.
+ */
+export async function findReleasedSince(
+  db: Db,
+  vehicleId: number,
+  at: Date,
+): Promise<AssignmentRef | undefined> {
+  const [rows] = (await db.raw(
+    `SELECT ${REF} FROM assignments
+     WHERE vehicle_id = ? AND released_at >= ? AND created_at < ? ORDER BY id LIMIT 1`,
+    [vehicleId, at, at],
+  )) as [AssignmentRef[]];
+  return rows[0];
 }
 
 /** The active assignments of the given vehicles: vehicle key → order id. */

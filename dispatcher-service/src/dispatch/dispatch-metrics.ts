@@ -4,6 +4,8 @@ import { countWaitingByCity } from './waiting-orders-repository.js';
 
 export interface DispatchMetrics {
   allocations: Counter<'city'>;
+  /** Delivered or cancelled orders taken off a queue or out of a vehicle. */
+  finished: Counter<'outcome'>;
 }
 
 /** Dispatcher metrics on the service's registry; the waiting gauge is read from the database on scrape. */
@@ -27,6 +29,12 @@ export function createDispatchMetrics(registry: Registry, db: Db): DispatchMetri
       name: 'dispatcher_allocations_total',
       help: 'Vehicles allocated to orders, by city (normalized)',
       labelNames: ['city'],
+      registers: [registry],
+    }),
+    finished: new Counter({
+      name: 'dispatcher_finished_orders_total',
+      help: 'Delivered or cancelled orders taken off a queue or out of a vehicle, by outcome',
+      labelNames: ['outcome'],
       registers: [registry],
     }),
   };

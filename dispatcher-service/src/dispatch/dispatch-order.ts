@@ -1,5 +1,4 @@
-import { runWithCorrelationId, type OrderPlacedData } from '@delivery/common';
-import { cityKey } from '../keys.js';
+import { cityKey, runWithCorrelationId, type OrderPlacedData } from '@delivery/common';
 import { citiesWithVehicles } from '../vehicles/vehicles-repository.js';
 import { inCityTransaction, serveQueues, type CityTransaction } from './allocate-vehicle.js';
 import { ensureCityLock } from './city-locks-repository.js';
@@ -20,7 +19,8 @@ interface Arrival extends ConfirmedOrder {
 
 /**
  * order.confirmed, a batch at a time (DESIGN.md §6). In one transaction holding the locks of the
- * batch's cities: orders that have an assignment or wait already are left alone (a redelivery);
+ * batch's cities: orders that have an assignment or wait already are left alone (a redelivery),
+ * and so are orders delivered or cancelled before this event came (see finishOrders);
  * the others join the end of their city's queue, in event order; then every city's queue is
  * served oldest first. A new order never overtakes one that has waited longer, and the allocation
  * itself is the same code a release or a registration runs. Handling a batch again is a no-op for
@@ -43,8 +43,11 @@ export async function dispatchOrders(
   // Logged once committed, each under its order's flow (allocations: see inCityTransaction).
   const assigned = (orderId: number) =>
     outcome.known.get(orderId) === 'assigned' || outcome.allocated.has(orderId);
-  for (const a of arrivals.values())
-    if (outcome.known.get(a.order.orderId) === 'assigned') logAssigned(deps, a);
+  for (const a of arrivals.values()) {
+    const known = outcome.known.get(a.order.orderId);
+    if (known === 'assigned') logAssigned(deps, a);
+    else if (known === 'finished') logFinished(deps, a);
+  }
   for (const a of outcome.waiting) logWaiting(deps, a, outcome.reasons.get(a.key) ?? 'occupied');
   for (const r of repeats) if (assigned(r.order.orderId)) logAssigned(deps, r);
 }
@@ -95,6 +98,15 @@ function logAssigned(deps: DispatchDeps, { order, correlationId }: ConfirmedOrde
     deps.logger.debug(
       { orderId: order.orderId, orderNumber: order.orderNumber },
       'order has a vehicle already; event ignored',
+    ),
+  );
+}
+
+function logFinished(deps: DispatchDeps, { order, correlationId }: ConfirmedOrder): void {
+  runWithCorrelationId(correlationId, () =>
+    deps.logger.info(
+      { orderId: order.orderId, orderNumber: order.orderNumber },
+      `Order ${order.orderNumber} is delivered or cancelled already; it gets no vehicle`,
     ),
   );
 }

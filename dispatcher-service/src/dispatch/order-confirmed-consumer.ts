@@ -1,12 +1,16 @@
-import { PoisonMessageError, onEvents, type OrderPlacedData } from '@delivery/common';
-import { cityKey } from '../keys.js';
+import { PoisonMessageError, cityName, onEvents, type OrderPlacedData } from '@delivery/common';
 import type { DispatchDeps } from './dispatch-deps.js';
 import { dispatchOrders } from './dispatch-order.js';
 
-/** Limits of the dispatcher's columns that the shared event schema does not state. */
+/**
+ * What the dispatcher's columns could never hold. The shared envelope schema refuses it already;
+ * checked again here, with the same city definition, because an insert that fails the same way
+ * on every attempt must be a DLQ entry, never a retry loop.
+ */
 function unfit(order: OrderPlacedData): string | undefined {
   if (order.orderNumber.length > 64) return 'orderNumber is longer than 64 characters';
-  if (cityKey(order.city) === '') return 'city is blank';
+  const city = cityName.safeParse(order.city);
+  if (!city.success) return `city ${city.error.issues.map((i) => i.message).join('; ')}`;
   return undefined;
 }
 

@@ -11,28 +11,36 @@ export interface WaitingOrder {
 
 export type NewWaitingOrder = Omit<WaitingOrder, 'id'>;
 
-/** What the dispatcher already knows of an order: it has a vehicle, or it waits for one. */
-export type KnownOrder = 'assigned' | 'waiting';
+/**
+ * What the dispatcher already knows of an order: it has a vehicle, it waits for one, or it was
+ * delivered or cancelled (it must never queue or take a vehicle again).
+ */
+export type KnownOrder = 'assigned' | 'waiting' | 'finished';
 
 const COLUMNS = 'id, order_id, order_number, city, city_key, correlation_id';
 
 // The statements below run for every batch of orders: plain SQL, as knex's builder costs about
 // as much CPU as the round trip.
 
-/** Which of these orders have an assignment or wait already (an assignment wins). */
+/** Which of these orders are known already (an assignment wins over the rest). */
 export async function findKnownOrders(
   trx: Knex.Transaction,
   orderIds: readonly number[],
 ): Promise<Map<number, KnownOrder>> {
   if (orderIds.length === 0) return new Map();
+  const ids = [...orderIds];
   const [rows] = (await trx.raw(
     `SELECT order_id, 'waiting' AS state FROM waiting_orders WHERE order_id IN (?)
+     UNION ALL SELECT order_id, 'finished' FROM finished_orders WHERE order_id IN (?)
      UNION ALL SELECT order_id, 'assigned' FROM assignments WHERE order_id IN (?)`,
-    [[...orderIds], [...orderIds]],
+    [ids, ids, ids],
   )) as [{ order_id: number; state: KnownOrder }[]];
+  const rank: Record<KnownOrder, number> = { waiting: 0, finished: 1, assigned: 2 };
   const known = new Map<number, KnownOrder>();
-  for (const row of rows)
-    if (known.get(Number(row.order_id)) !== 'assigned') known.set(Number(row.order_id), row.state);
+  for (const { order_id, state } of rows) {
+    const before = known.get(Number(order_id));
+    if (before === undefined || rank[state] > rank[before]) known.set(Number(order_id), state);
+  }
   return known;
 }
 

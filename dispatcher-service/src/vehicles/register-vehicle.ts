@@ -1,7 +1,7 @@
-import { AppError } from '@delivery/common';
+import { AppError, cityKey } from '@delivery/common';
 import { serveWaitingOrdersAfter } from '../dispatch/allocate-vehicle.js';
 import type { DispatchDeps } from '../dispatch/dispatch-deps.js';
-import { cityKey, vehicleKey } from '../keys.js';
+import { vehicleKey } from '../keys.js';
 import type { RegisterVehicleInput } from './vehicle-schemas.js';
 import { insertVehicle } from './vehicles-repository.js';
 

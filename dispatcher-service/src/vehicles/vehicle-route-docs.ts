@@ -4,9 +4,11 @@ import {
   listVehiclesQuery,
   registerVehicleBody,
   registeredVehicle,
+  releaseBody,
   releaseInCityParams,
   releaseParams,
   releasedVehicle,
+  vehicleAssignment,
   vehicleListing,
 } from './vehicle-schemas.js';
 
@@ -20,7 +22,13 @@ const releaseResponses = {
   400: { description: 'malformed vehicle number or city' },
   401: { description: 'unauthorized: INTERNAL_TOKEN is set and the request does not carry it' },
   404: { description: 'vehicle_not_found: unknown vehicle, or not in that city' },
-  409: { description: 'vehicle_not_allocated: the vehicle carries no order' },
+  409: {
+    description:
+      'vehicle_not_allocated: the vehicle carried no order when the request arrived; assignment_changed: ' +
+      'it does not carry the order named by {"orderId"} or If-Match; request_in_progress: the first ' +
+      'request with this Idempotency-Key is still running',
+  },
+  422: { description: 'idempotency_key_reused: the Idempotency-Key was used for another release' },
   502: { description: 'order-service unreachable or refusing: nothing changed, repeat the request' },
 };
 
@@ -53,9 +61,12 @@ export const vehicleRouteDocs: RouteDoc[] = [
   {
     method: 'patch',
     path: '/dispatch-locations/:vehicle_number/release',
-    summary: "Deliver the vehicle's order and free the vehicle",
+    summary:
+      "Deliver the vehicle's order and free the vehicle. Safe to repeat with an Idempotency-Key header " +
+      '(the first answer again) and/or the order being delivered ({"orderId"} or If-Match: "order-N")',
     tags,
     params: releaseParams,
+    body: releaseBody,
     responses: releaseResponses,
   },
   {
@@ -64,6 +75,18 @@ export const vehicleRouteDocs: RouteDoc[] = [
     summary: 'The same, checking the city too (the form of the assignment example)',
     tags,
     params: releaseInCityParams,
+    body: releaseBody,
     responses: releaseResponses,
+  },
+  {
+    method: 'get',
+    path: '/dispatch-locations/:vehicle_number/assignment',
+    summary: 'The order a vehicle carries now; its ETag ("order-N") makes a release conditional (If-Match)',
+    tags,
+    params: releaseParams,
+    responses: {
+      200: { description: 'the current assignment', schema: vehicleAssignment },
+      404: { description: 'vehicle_not_found, or no_assignment: the vehicle carries no order' },
+    },
   },
 ];

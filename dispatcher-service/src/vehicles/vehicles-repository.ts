@@ -57,7 +57,7 @@ export async function listVehiclesOfCity(
 /** The vehicle and the order it carries, if any. */
 export interface VehicleWithOrder {
   vehicle: Vehicle;
-  assignment?: { id: number; order_id: number; order_number: string };
+  assignment?: { id: number; order_id: number; order_number: string; created_at: Date };
 }
 
 /**
@@ -70,18 +70,22 @@ export async function findVehiclesWithOrders(
 ): Promise<Map<string, VehicleWithOrder>> {
   const [rows] = (await db.raw(
     `SELECT v.id, v.vehicle_number, v.vehicle_key, v.city, v.city_key,
-            a.id AS assignment_id, a.order_id, a.order_number
+            a.id AS assignment_id, a.order_id, a.order_number, a.created_at
      FROM vehicles v LEFT JOIN assignments a ON a.active_vehicle_id = v.id
      WHERE v.vehicle_key IN (?)`,
     [[...new Set(keys)]],
-  )) as [(Vehicle & { assignment_id: number | null; order_id: number; order_number: string })[]];
+  )) as [
+    (Vehicle & { assignment_id: number | null; order_id: number; order_number: string; created_at: Date })[],
+  ];
   return new Map(
-    rows.map(({ assignment_id, order_id, order_number, ...vehicle }) => [
+    rows.map(({ assignment_id, order_id, order_number, created_at, ...vehicle }) => [
       vehicle.vehicle_key,
       {
         vehicle,
         assignment:
-          assignment_id === null ? undefined : { id: Number(assignment_id), order_id, order_number },
+          assignment_id === null
+            ? undefined
+            : { id: Number(assignment_id), order_id: Number(order_id), order_number, created_at },
       },
     ]),
   );

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { idParam, nameText, positiveId } from '@delivery/common';
+import { cityName, idParam, nameText, positiveId } from '@delivery/common';
 import { hasAtMostTwoDecimals, numberToCents } from './money.js';
 import { ORDER_STATUSES } from './order-status.js';
 
@@ -25,7 +25,7 @@ export const orderItemBody = z.strictObject({
 export const placeOrderBody = z
   .strictObject({
     customerId: id,
-    city: nameText(100),
+    city: cityName,
     items: z.array(orderItemBody).min(1).max(100),
   })
   .refine((order) => totalCents(order.items) <= MAX_TOTAL_CENTS, {
@@ -46,13 +46,25 @@ export const orderIdParam = idParam;
 
 export const listOrdersQuery = z.strictObject({
   status: z.enum(ORDER_STATUSES).optional(),
-  city: z.string().trim().min(1).max(100).optional(),
+  city: cityName.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 
 export type ListOrdersQuery = z.infer<typeof listOrdersQuery>;
 
-export const changeStatusBody = z.strictObject({ status: z.enum(ORDER_STATUSES) });
+/** Why a customer cancels: short text, stored with the order and sent with order.cancelled. */
+const cancellationReason = nameText(500);
+
+export const changeStatusBody = z
+  .strictObject({ status: z.enum(ORDER_STATUSES), reason: cancellationReason.optional() })
+  .refine((body) => body.reason === undefined || body.status === 'CANCELLED', {
+    path: ['reason'],
+    message: 'a reason goes only with status CANCELLED',
+  });
+export type ChangeStatusInput = z.infer<typeof changeStatusBody>;
+
+/** POST /orders/:id/cancel: the body may be absent, or name a reason. */
+export const cancelBody = z.strictObject({ reason: cancellationReason.optional() }).optional();
 
 /** At most this many orders per POST /orders/deliveries: one statement's IN list, one response. */
 export const MAX_DELIVERIES = 500;
@@ -63,7 +75,7 @@ export const deliveriesBody = z.strictObject({
       z.strictObject({
         orderId: id,
         /** The flow of the release that delivers it: its log line carries this id. */
-        correlationId: z.string().min(1).max(200).optional(),
+        correlationId: z.string().min(1).max(128).optional(),
       }),
     )
     .min(1)

@@ -1,15 +1,24 @@
 /** The order lifecycle of DESIGN.md §2. */
-export const ORDER_STATUSES = ['PENDING', 'CONFIRMED', 'DISPATCHED', 'DELIVERED', 'REJECTED'] as const;
+export const ORDER_STATUSES = [
+  'PENDING',
+  'CONFIRMED',
+  'DISPATCHED',
+  'DELIVERED',
+  'REJECTED',
+  'CANCELLED',
+] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 /** For each status, the statuses it may be reached from. Anything else would move the order back. */
 const REACHABLE_FROM: Record<OrderStatus, readonly OrderStatus[]> = {
   PENDING: [],
   CONFIRMED: ['PENDING'],
-  // DELIVERED from CONFIRMED: the vehicle's release can overtake the order.dispatched event.
   DISPATCHED: ['CONFIRMED'],
+  // From CONFIRMED too: the vehicle's release can overtake the order.dispatched event.
   DELIVERED: ['CONFIRMED', 'DISPATCHED'],
   REJECTED: ['PENDING'],
+  // DELIVERED and CANCELLED are both final: whichever commits first wins.
+  CANCELLED: ['PENDING', 'CONFIRMED', 'DISPATCHED'],
 };
 
 export function statusesBefore(to: OrderStatus): readonly OrderStatus[] {
@@ -23,6 +32,6 @@ export function canMove(from: OrderStatus, to: OrderStatus): boolean {
 /**
  * What PATCH /orders/:id may set. CONFIRMED and REJECTED are inventory's decision and DISPATCHED
  * needs the vehicle the dispatcher chose: set by hand they would skip the reservation or the
- * order.confirmed event, so only the delivery is set over HTTP.
+ * order.confirmed event. A delivery and a cancellation are people's decisions.
  */
-export const MANUAL_STATUSES: readonly OrderStatus[] = ['DELIVERED'];
+export const MANUAL_STATUSES: readonly OrderStatus[] = ['DELIVERED', 'CANCELLED'];

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { RouteDoc } from '@delivery/common';
 import {
+  cancelBody,
   changeStatusBody,
   deliveriesBody,
   listOrdersQuery,
@@ -20,6 +21,7 @@ export const orderResponse = z.object({
   totalAmount: z.number(),
   vehicleNumber: z.string().nullable(),
   rejectionReason: z.string().nullable(),
+  cancellationReason: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -65,16 +67,37 @@ export const orderRouteDocs: RouteDoc[] = [
   {
     method: 'patch',
     path: '/orders/:id',
-    summary: 'Move an order forward (DELIVERED); the current status is a no-op',
+    summary:
+      'Set DELIVERED or CANCELLED (with an optional reason) by hand; the current status is a no-op. ' +
+      'Emits order.delivered or order.cancelled',
     tags,
     params: orderIdParam,
     body: changeStatusBody,
     responses: {
       200: { description: 'the order', schema: orderResponse },
-      400: { description: 'unknown status' },
+      400: { description: 'unknown status, or a reason with a status other than CANCELLED' },
       401: { description: 'unauthorized: INTERNAL_TOKEN is set and the request does not carry it' },
       404: { description: 'no such order' },
-      409: { description: 'invalid_transition: the order would move backwards' },
+      409: {
+        description:
+          'invalid_transition: the order would move backwards, or is final (DELIVERED, REJECTED, CANCELLED)',
+      },
+    },
+  },
+  {
+    method: 'post',
+    path: '/orders/:id/cancel',
+    summary:
+      "Cancel an order (the customer's way): from PENDING, CONFIRMED or DISPATCHED; its stock goes back " +
+      'and its vehicle is freed. A repeat is a 200 no-op',
+    tags,
+    params: orderIdParam,
+    body: cancelBody.unwrap(),
+    responses: {
+      200: { description: 'the order, CANCELLED', schema: orderResponse },
+      400: { description: 'validation_failed: the reason is blank, too long or has control characters' },
+      404: { description: 'no such order' },
+      409: { description: 'invalid_transition: the order is DELIVERED or REJECTED' },
     },
   },
   {

@@ -1,4 +1,4 @@
-import type { Knex } from '@delivery/common';
+import { cityKey, type Knex } from '@delivery/common';
 import { centsToNumber, toCents } from './money.js';
 import type { OrderStatus } from './order-status.js';
 
@@ -22,6 +22,7 @@ export interface Order {
   totalAmount: number;
   vehicleNumber: string | null;
   rejectionReason: string | null;
+  cancellationReason: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -35,6 +36,7 @@ interface OrderRow {
   total_amount: string;
   vehicle_number: string | null;
   rejection_reason: string | null;
+  cancellation_reason: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -78,8 +80,8 @@ async function write(db: Knex, sql: string, bindings: readonly unknown[]): Promi
 export async function insertOrders(db: Knex, orders: readonly NewOrder[], at: Date): Promise<number[]> {
   const { insertId: first } = await write(
     db,
-    `INSERT INTO orders (customer_id, city, total_amount, created_at, updated_at) VALUES ${orders.map(() => '(?, ?, ?, ?, ?)').join(', ')}`,
-    orders.flatMap((o) => [o.customerId, o.city, o.totalAmount, at, at]),
+    `INSERT INTO orders (customer_id, city, city_key, total_amount, created_at, updated_at) VALUES ${orders.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}`,
+    orders.flatMap((o) => [o.customerId, o.city, cityKey(o.city), o.totalAmount, at, at]),
   );
   if (!first) throw new Error('insert into orders returned no id');
   const step = await autoIncrementStep(db);
@@ -172,10 +174,10 @@ export interface OrderFilter {
   limit: number;
 }
 
-/** Newest first; the city column's collation makes the match case-insensitive. */
+/** Newest first; a city matches by its key, as the dispatcher matches it (cities.ts in common). */
 export async function listOrders(db: Knex, { status, city, limit }: OrderFilter): Promise<Order[]> {
   const rows = (await db<OrderRow>('orders')
-    .where({ ...(status ? { status } : {}), ...(city ? { city } : {}) })
+    .where({ ...(status ? { status } : {}), ...(city ? { city_key: cityKey(city) } : {}) })
     .orderBy('id', 'desc')
     .limit(limit)) as OrderRow[];
   return withItems(db, rows);
@@ -186,9 +188,14 @@ export interface OrderChange {
   id: number;
   vehicleNumber?: string;
   rejectionReason?: string;
+  cancellationReason?: string;
 }
 
-const PER_ORDER_COLUMNS = { vehicleNumber: 'vehicle_number', rejectionReason: 'rejection_reason' } as const;
+const PER_ORDER_COLUMNS = {
+  vehicleNumber: 'vehicle_number',
+  rejectionReason: 'rejection_reason',
+  cancellationReason: 'cancellation_reason',
+} as const;
 
 /** SET clauses giving each order its own value (a CASE on the id) for the fields the changes carry. */
 function perOrderValues(changes: readonly OrderChange[]): { set: string[]; values: unknown[] } {
@@ -275,6 +282,7 @@ function toOrder(row: OrderRow, items: ItemRow[]): Order {
     totalAmount: centsToNumber(toCents(row.total_amount)),
     vehicleNumber: row.vehicle_number,
     rejectionReason: row.rejection_reason,
+    cancellationReason: row.cancellation_reason,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

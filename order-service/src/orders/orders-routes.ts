@@ -3,6 +3,7 @@ import { requireInternalToken } from '@delivery/common';
 import { changeOrderStatus, deliverOrders } from './change-order-status.js';
 import { findOrders, getOrder } from './order-queries.js';
 import {
+  cancelBody,
   changeStatusBody,
   deliveriesBody,
   listOrdersQuery,
@@ -31,11 +32,17 @@ export function registerOrderRoutes(app: Express, deps: OrdersDeps, internalToke
     res.json(await getOrder(scoped, id));
   });
 
-  // The dispatcher's call when a vehicle is released: service-to-service when INTERNAL_TOKEN is set.
+  // A status set by hand (DELIVERED, CANCELLED): service-to-service when INTERNAL_TOKEN is set.
   app.patch('/orders/:id', requireInternalToken(internalToken), async (req, res) => {
     const { id } = orderIdParam.parse(req.params);
-    const { status } = changeStatusBody.parse(req.body);
-    res.json(await changeOrderStatus(scoped, id, status));
+    res.json(await changeOrderStatus(scoped, id, changeStatusBody.parse(req.body)));
+  });
+
+  // The customer's way to cancel (the same move as PATCH with CANCELLED).
+  app.post('/orders/:id/cancel', async (req, res) => {
+    const { id } = orderIdParam.parse(req.params);
+    const { reason } = cancelBody.parse(req.body) ?? {};
+    res.json(await changeOrderStatus(scoped, id, { status: 'CANCELLED', reason }));
   });
 
   // The same for the several releases the dispatcher has in hand: one request, one result each.

@@ -120,6 +120,7 @@ function placedOrder(id: number, order: NewOrder, at: Date): Order {
     totalAmount: amount(order.totalAmount),
     vehicleNumber: null,
     rejectionReason: null,
+    cancellationReason: null,
     createdAt: at,
     updatedAt: at,
   };

@@ -1,0 +1,103 @@
+import { cityKey, onEvents, runWithCorrelationId, type Envelope } from '@delivery/common';
+import { inCityTransaction, serveQueues } from './allocate-vehicle.js';
+import { closeAssignments } from './assignments-repository.js';
+import { ensureCityLock } from './city-locks-repository.js';
+import type { DispatchDeps } from './dispatch-deps.js';
+import {
+  lockActiveAssignmentsOf,
+  recordFinishedOrders,
+  removeWaitingOrders,
+  type CarriedOrder,
+  type Outcome,
+} from './finished-orders-repository.js';
+
+/** An order that reached DELIVERED or CANCELLED in order-service, and the flow that moved it. */
+export interface FinishedOrder {
+  orderId: number;
+  orderNumber: string;
+  city: string;
+  outcome: Outcome;
+  correlationId: string;
+}
+
+/**
+ * order.delivered and order.cancelled, a batch at a time, in one transaction holding the locks
+ * of their cities: each order is recorded as finished (an order.confirmed that comes later is
+ * ignored), leaves its city's queue if it waits, and frees the vehicle that carries it — the
+ * assignment closed by order id and the lock compare-and-deleted with the order id, so a vehicle
+ * that already carries the next order is never touched. Freed vehicles go to the oldest waiting
+ * orders of their cities in the same transaction. A repeated event finds nothing left to do.
+ */
+export async function finishOrders(deps: DispatchDeps, finished: readonly FinishedOrder[]): Promise<void> {
+  const first = new Map<number, FinishedOrder>();
+  for (const f of finished) if (!first.has(f.orderId)) first.set(f.orderId, f);
+  const orders = [...first.values()];
+  const ids = orders.map((o) => o.orderId);
+  const keys = [...new Set(orders.map((o) => cityKey(o.city)))].sort();
+  for (const key of keys) await ensureCityLock(deps.db, key);
+
+  const { dropped, freed } = await inCityTransaction(deps, keys, async (tx) => {
+    await recordFinishedOrders(tx.trx, orders);
+    const dropped = await removeWaitingOrders(tx.trx, ids);
+    const freed = await lockActiveAssignmentsOf(tx.trx, ids);
+    await closeAssignments(
+      tx.trx,
+      freed.map((c) => c.id),
+    );
+    // The finished orders' locks go first, or their vehicles would look taken to serveQueues.
+    await Promise.all(freed.map((c) => deps.locks.release(c.vehicle_key, c.order_id)));
+    const cities = [...new Set(freed.map((c) => c.city_key))].filter((key) => keys.includes(key));
+    await serveQueues(
+      deps,
+      tx,
+      cities.map((key) => ({ key, arrivals: 0 })),
+    );
+    return { dropped, freed };
+  });
+
+  for (const orderId of dropped) {
+    const order = first.get(orderId)!;
+    runWithCorrelationId(order.correlationId, () => leftQueue(deps, order));
+  }
+  for (const carried of freed) {
+    const order = first.get(carried.order_id)!;
+    runWithCorrelationId(order.correlationId, () => vehicleFreed(deps, order, carried));
+  }
+  for (const orderId of [...dropped, ...freed.map((c) => c.order_id)])
+    deps.metrics.finished.inc({ outcome: first.get(orderId)!.outcome });
+}
+
+function leftQueue(deps: DispatchDeps, order: FinishedOrder): void {
+  deps.logger.info(
+    { orderId: order.orderId, orderNumber: order.orderNumber, city: order.city, outcome: order.outcome },
+    `Order ${order.orderNumber} left the queue: ${order.outcome}`,
+  );
+}
+
+function vehicleFreed(deps: DispatchDeps, order: FinishedOrder, carried: CarriedOrder): void {
+  deps.logger.info(
+    {
+      orderId: order.orderId,
+      orderNumber: order.orderNumber,
+      vehicle_number: carried.vehicle_number,
+      city: carried.city,
+      outcome: order.outcome,
+    },
+    `Vehicle released from order ${order.orderNumber}`,
+  );
+}
+
+/** The dispatcher's handlers of order.delivered and order.cancelled (the loop has validated them). */
+export function finishedOrderHandlers(deps: DispatchDeps) {
+  const finished = (outcome: Outcome) => (e: Envelope<'order.delivered' | 'order.cancelled'>) => ({
+    orderId: e.data.orderId,
+    orderNumber: e.data.orderNumber,
+    city: e.data.city,
+    outcome,
+    correlationId: e.correlationId,
+  });
+  return [
+    onEvents('order.delivered', (events) => finishOrders(deps, events.map(finished('DELIVERED')))),
+    onEvents('order.cancelled', (events) => finishOrders(deps, events.map(finished('CANCELLED')))),
+  ];
+}
