@@ -114,13 +114,27 @@ async function main(): Promise<void> {
   await show('GET', `${URLS.order}/orders/${taken.id}`);
   await show('GET', `${URLS.order}/orders/${first.id}`);
 
+  section('Cancel a dispatched order: its stock goes back, its vehicle serves the next waiting order');
+  const behind = (await placeOrder('Galle', 101, 1)).body;
+  await until(behind.id, (o) => o.status === 'CONFIRMED', 'CONFIRMED');
+  print(`${behind.orderNumber} waits: every vehicle in Galle is busy again.`);
+  const stockBefore = (await call<{ stock: number }>('GET', `${URLS.inventory}/products/101`)).body.stock;
+  const cancelled = dispatched[1] ?? taken;
+  await show('POST', `${URLS.order}/orders/${cancelled.id}/cancel`, {
+    reason: 'customer changed their mind',
+  });
+  const servedNext = await until(behind.id, (o) => o.status === 'DISPATCHED', 'DISPATCHED');
+  await show('GET', `${URLS.order}/orders/${servedNext.id}`);
+  await stockBack(stockBefore + 1);
+  await show('GET', `${URLS.inventory}/products/101`);
+
   section('An order for more than is in stock is REJECTED');
   const rejected = (await placeOrder('Colombo', scarce.body.id, 2)).body;
   await until(rejected.id, (o) => o.status === 'REJECTED', 'REJECTED');
   await show('GET', `${URLS.order}/orders/${rejected.id}`);
 
   section('Release the remaining vehicles of this run (so the demo can run again)');
-  for (const o of [colombo, ...dispatched.slice(1), taken]) {
+  for (const o of [colombo, ...dispatched.slice(1), taken, servedNext].filter((x) => x.id !== cancelled.id)) {
     const current = await until(o.id, (x) => x.vehicleNumber !== null, 'dispatched');
     await show(
       'PATCH',
@@ -131,7 +145,7 @@ async function main(): Promise<void> {
   }
 
   section('What the services logged for these orders');
-  const numbers = new Set([colombo, ...galle, rejected].map((o) => o.orderNumber));
+  const numbers = new Set([colombo, ...galle, behind, rejected].map((o) => o.orderNumber));
   print('```');
   for (const line of logLinesFor(numbers)) print(line);
   print('```');
@@ -139,6 +153,15 @@ async function main(): Promise<void> {
 
 interface Vehicle {
   vehicle_number: string;
+}
+
+/** Waits until inventory has given the cancelled order's stock back. */
+async function stockBack(expected: number): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while ((await call<{ stock: number }>('GET', `${URLS.inventory}/products/101`)).body.stock !== expected) {
+    if (Date.now() > deadline) throw new Error(`the stock of 101 did not come back to ${expected}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** The body and the key a safe release sends (README, "Releasing a vehicle safely"). */

@@ -4,6 +4,7 @@ import { runWithCorrelationId } from './context.js';
 import { dlqTopic, envelopeSchema, topicName, type Envelope, type EventType } from './events.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import { failureSignature, isTransientError } from './handler-failures.js';
 
 /** Thrown by a handler for a message that can never succeed: it goes to the DLQ, not to retry. */
 export class PoisonMessageError extends Error {
@@ -16,8 +17,9 @@ export interface EventHandler<T extends EventType = EventType> {
   /**
    * Optional: the valid events of what was fetched (one or more partitions, each in offset
    * order; one order's events are always in one partition) at once, so a handler can apply
-   * them in one transaction. It must be all or nothing: when it throws, the
-   * loop handles those events again one at a time through `handle` (retries, DLQ for poison).
+   * them in one transaction. It must be all or nothing: when it throws, the loop calls it again
+   * on halves of those events (down to the one that fails, which then goes through `handle`),
+   * or after a transient failure handles them one at a time through `handle`.
    */
   handleBatch?(events: Envelope<T>[]): Promise<void>;
 }
@@ -58,7 +60,13 @@ export interface ConsumerLoopOptions {
   stopGraceMs?: number;
   /** Most events of one partition's batch given to one handleBatch call (default 100); partitions handled side by side are combined. */
   maxBatchSize?: number;
-  retry?: { initialMs?: number; maxMs?: number };
+  retry?: {
+    /** Backoff between attempts at one message: doubles from initialMs up to maxMs (200 ms, 5 s). */
+    initialMs?: number;
+    maxMs?: number;
+    /** Attempts failing the same way, not transiently, after which a message goes to the DLQ (default 5). */
+    sameFailureLimit?: number;
+  };
 }
 
 export interface ConsumerLoop {
@@ -71,6 +79,33 @@ class Stopping extends Error {}
 
 function describe(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+/** Why a message is given up on: the reason and error its DLQ copy carries in its headers. */
+interface GiveUp {
+  reason: 'rejected_by_handler' | 'handler_failed';
+  error: string;
+  attempts: number;
+}
+
+/**
+ * Counts the attempts at one message that failed the same way in a row (failureSignature). A
+ * transient failure (isTransientError) counts 0 and breaks the run.
+ */
+function sameFailureCounter(): (err: unknown) => number {
+  let last: string | undefined;
+  let run = 0;
+  return (err) => {
+    if (isTransientError(err)) {
+      last = undefined;
+      run = 0;
+      return 0;
+    }
+    const signature = failureSignature(err);
+    run = signature === last ? run + 1 : 1;
+    last = signature;
+    return run;
+  };
 }
 
 type Parsed =
@@ -99,6 +134,15 @@ interface Delivery {
   heartbeat(): Promise<void>;
 }
 
+type BatchHandler = EventHandler & Pick<Required<EventHandler>, 'handleBatch'>;
+
+/** A valid event of a fetched batch: its index among the fetched messages, and its key. */
+interface BatchItem {
+  index: number;
+  key: string;
+  event: Envelope<EventType>;
+}
+
 /** A counting semaphore: at most `size` holders at once. */
 function slots(size: number) {
   let free = size;
@@ -122,8 +166,19 @@ function slots(size: number) {
 /**
  * The standalone consumer loop of a service. Each message is parsed and validated against the
  * shared envelope schema; an invalid one goes to the DLQ with the reason in its headers and is
- * committed. A handler failure is treated as transient and retried in place with backoff (its
- * key waits, nothing is skipped) until it succeeds or the loop stops.
+ * committed. A failing handler is retried in place with backoff (its key waits, nothing is
+ * skipped). Only a transient failure (a dependency down or lost, a lock wait timeout or
+ * deadlock: isTransientError) is retried until it succeeds or the loop stops. A message whose
+ * handler throws PoisonMessageError, or fails the same way (same name, code and message:
+ * failureSignature) on `retry.sameFailureLimit` attempts in a row, goes to the DLQ
+ * (`rejected_by_handler`, `handler_failed`) with the error in its headers and is committed; its
+ * key goes on after it. A failure that changes between attempts is retried like a transient one.
+ *
+ * A batch handler that fails for reasons of its events is given halves of the batch, each in
+ * offset order, recursively, until the failing event is alone: the rest is applied in a few
+ * transactions, and only that event (and the later events of its key, after it) is handled on
+ * its own as above. A batch failing transiently is not split: its events are handled one at a
+ * time, each retried until the dependency is back.
  *
  * Messages are taken a batch at a time. Within a batch, the messages of one key (one order) are
  * handled one after another in offset order, and different keys side by side, up to
@@ -133,7 +188,7 @@ function slots(size: number) {
  */
 export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
   const { kafka, producer, groupId, topicPrefix, metrics } = options;
-  const { initialMs = 200, maxMs = 5_000 } = options.retry ?? {};
+  const { initialMs = 200, maxMs = 5_000, sameFailureLimit = 5 } = options.retry ?? {};
   const inFlight = slots(options.maxInFlight ?? 8);
   const maxBatchSize = options.maxBatchSize ?? 100;
   const log = options.logger.child({ module: 'consumer', groupId });
@@ -148,7 +203,12 @@ export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
   });
   let stopping = false;
 
-  async function toDlq({ topic, partition, message }: Delivery, reason: string, error: string) {
+  async function toDlq(
+    { topic, partition, message }: Delivery,
+    reason: string,
+    error: string,
+    attempts?: number,
+  ) {
     await producer.send({
       topic: dlqTopic(topic),
       acks: -1,
@@ -160,26 +220,40 @@ export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
             'x-dlq-reason': reason,
             'x-dlq-error': error.slice(0, 2_000),
             'x-dlq-source': `${topic}/${partition}/${message.offset}`,
+            ...(attempts === undefined ? {} : { 'x-dlq-attempts': String(attempts) }),
           },
         },
       ],
     });
     metrics.eventsConsumed.inc({ topic, outcome: 'dlq' });
-    log.warn({ topic, partition, offset: message.offset, reason, error }, 'message sent to DLQ');
+    log.warn({ topic, partition, offset: message.offset, reason, error, attempts }, 'message sent to DLQ');
   }
 
-  async function handleWithRetry(payload: Delivery, handler: EventHandler, event: Envelope<EventType>) {
+  /**
+   * Handles one event until it succeeds or is given up on (see createConsumerLoop): gives back
+   * why it gave up, for the DLQ. Throws only when the loop is stopping.
+   */
+  async function handleWithRetry(
+    payload: Delivery,
+    handler: EventHandler,
+    event: Envelope<EventType>,
+  ): Promise<GiveUp | undefined> {
+    const sameFailures = sameFailureCounter();
     for (let attempt = 1; ; attempt++) {
       try {
         await handler.handle(event);
-        return;
+        return undefined;
       } catch (err) {
-        if (err instanceof PoisonMessageError) throw err;
+        if (err instanceof PoisonMessageError)
+          return { reason: 'rejected_by_handler', error: describe(err), attempts: attempt };
         if (stopping) throw new Stopping('consumer stopping; message left uncommitted');
+        const same = sameFailures(err);
+        if (same >= sameFailureLimit)
+          return { reason: 'handler_failed', error: describe(err), attempts: same };
         metrics.eventsConsumed.inc({ topic: payload.topic, outcome: 'retried' });
         const delay = Math.min(maxMs, initialMs * 2 ** Math.min(attempt - 1, 10));
         log.warn(
-          { err, attempt, delay, eventId: event.eventId },
+          { err, attempt, transient: same === 0, delay, eventId: event.eventId },
           `handler failed; retrying ${payload.topic}`,
         );
         await new Promise((r) => setTimeout(r, delay));
@@ -197,13 +271,9 @@ export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
     if (!parsed.ok) return toDlq(payload, parsed.reason, parsed.error);
     const { event } = parsed;
     await runWithCorrelationId(event.correlationId, async () => {
-      try {
-        await handleWithRetry(payload, handler, event);
-        metrics.eventsConsumed.inc({ topic, outcome: 'ok' });
-      } catch (err) {
-        if (err instanceof PoisonMessageError) return toDlq(payload, 'rejected_by_handler', describe(err));
-        throw err;
-      }
+      const gaveUp = await handleWithRetry(payload, handler, event);
+      if (gaveUp) return toDlq(payload, gaveUp.reason, gaveUp.error, gaveUp.attempts);
+      metrics.eventsConsumed.inc({ topic, outcome: 'ok' });
     });
   }
 
@@ -214,7 +284,7 @@ export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
    * order's events are all in one partition, so per-order order holds.
    */
   const writers = new Map<EventHandler, (events: Envelope<EventType>[]) => Promise<void>>();
-  function writerFor(handler: EventHandler & Pick<Required<EventHandler>, 'handleBatch'>) {
+  function writerFor(handler: BatchHandler) {
     let writer = writers.get(handler);
     if (!writer) {
       const combined = coalesce(
@@ -227,7 +297,13 @@ export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
           }
           return parts.map(() => undefined);
         },
-        { concurrency: 1, maxBatch: options.partitionsConsumedConcurrently ?? 6 },
+        {
+          concurrency: 1,
+          maxBatch: options.partitionsConsumedConcurrently ?? 6,
+          // Partitions failing together because of one of them: each is tried alone. A dependency
+          // that is down fails them all at once instead.
+          retryAlone: (err) => !isTransientError(err),
+        },
       );
       writer = (events) => combined(events);
       writers.set(handler, writer);
@@ -237,39 +313,76 @@ export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
 
   /**
    * The batch path: parse every message (invalid ones to the DLQ), hand the valid events to
-   * the handler's writer in chunks. Marks in `done` what it finished; on a failure it stops,
-   * and the caller handles the rest one message at a time.
+   * the handler's writer in chunks (applyInHalves). Marks in `done` what it finished; the
+   * caller handles the rest one message at a time.
    */
   async function handleAsBatch(
-    handler: EventHandler & Pick<Required<EventHandler>, 'handleBatch'>,
+    handler: BatchHandler,
     delivery: Omit<Delivery, 'message'>,
     messages: KafkaMessage[],
     done: boolean[],
   ): Promise<void> {
-    const valid: { index: number; event: Envelope<EventType> }[] = [];
+    const valid: BatchItem[] = [];
     for (const [index, message] of messages.entries()) {
       const event = parseEvent(handler, message);
-      if (event.ok) valid.push({ index, event: event.event });
+      if (event.ok) valid.push({ index, key: message.key?.toString('utf8') ?? '', event: event.event });
       else {
         await toDlq({ ...delivery, message }, event.reason, event.error);
         done[index] = true;
       }
     }
+    const held = new Set<string>();
     for (let start = 0; start < valid.length; start += maxBatchSize) {
       const chunk = valid.slice(start, start + maxBatchSize);
-      try {
-        await writerFor(handler)(chunk.map((c) => c.event));
-      } catch (err) {
-        if (stopping) throw new Stopping('consumer stopping; batch left uncommitted');
-        log.warn(
-          { err, topic: delivery.topic, events: chunk.length },
-          'batch handler failed; handling its events one at a time',
-        );
-        return;
-      }
-      for (const c of chunk) done[c.index] = true;
-      metrics.eventsConsumed.inc({ topic: delivery.topic, outcome: 'ok' }, chunk.length);
+      if (!(await applyInHalves(handler, delivery, chunk, done, held))) return;
     }
+  }
+
+  /**
+   * Applies the items in one handleBatch call, leaving out the keys in `held`. When that fails
+   * for reasons of its events, applies each half the same way, the first half first: a failing
+   * event ends up alone and is left to the per-message path, its key held so that its later
+   * events wait for it there. Returns false after a transient failure: the rest is left to the
+   * per-message path too, where it waits for the dependency without being split.
+   */
+  async function applyInHalves(
+    handler: BatchHandler,
+    delivery: Omit<Delivery, 'message'>,
+    items: BatchItem[],
+    done: boolean[],
+    held: Set<string>,
+  ): Promise<boolean> {
+    const batch = items.filter((item) => !held.has(item.key));
+    if (batch.length === 0) return true;
+    try {
+      await writerFor(handler)(batch.map((item) => item.event));
+    } catch (err) {
+      if (stopping) throw new Stopping('consumer stopping; batch left uncommitted');
+      const transient = isTransientError(err);
+      const next = transient
+        ? 'handling its events one at a time'
+        : batch.length > 1
+          ? 'trying halves'
+          : 'handling it alone';
+      log.warn(
+        { err, topic: delivery.topic, events: batch.length, transient },
+        `batch handler failed; ${next}`,
+      );
+      if (transient) return false;
+      if (batch.length === 1) {
+        held.add(batch[0]!.key);
+        return true;
+      }
+      await delivery.heartbeat();
+      const half = Math.ceil(batch.length / 2);
+      return (
+        (await applyInHalves(handler, delivery, batch.slice(0, half), done, held)) &&
+        applyInHalves(handler, delivery, batch.slice(half), done, held)
+      );
+    }
+    for (const item of batch) done[item.index] = true;
+    metrics.eventsConsumed.inc({ topic: delivery.topic, outcome: 'ok' }, batch.length);
+    return true;
   }
 
   /**
@@ -315,12 +428,7 @@ export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
     const done = new Array<boolean>(messages.length).fill(false);
     const handler = byTopic.get(topic);
     if (handler?.handleBatch && isRunning() && !isStale()) {
-      await handleAsBatch(
-        handler as Parameters<typeof handleAsBatch>[0],
-        { topic, partition, heartbeat },
-        messages,
-        done,
-      );
+      await handleAsBatch(handler as BatchHandler, { topic, partition, heartbeat }, messages, done);
     }
     const chains = new Map<string, number[]>();
     messages.forEach((message, i) => {

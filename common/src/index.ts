@@ -19,4 +19,4 @@ export * from './openapi.js';
 export * from './timeout.js';
 export * from './schemas.js';
 export * from './cities.js';
-export * from './transient-errors.js';
+export * from './handler-failures.js';

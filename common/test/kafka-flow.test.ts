@@ -8,6 +8,7 @@ import {
   createMetrics,
   createOutboxRelay,
   createProducer,
+  dlqTopic,
   enqueueEvent,
   enqueueEvents,
   ensureTopics,
@@ -220,6 +221,100 @@ describe('consumer loop and outbox against the real broker', () => {
     }
   });
 
+  /**
+   * Order 1 of three events under one key fails its first `failures` attempts with `error(n)`;
+   * at most 3 attempts may fail the same way.
+   */
+  const failureCases: { name: string; error: (attempt: number) => Error; failures: number; dlq: boolean }[] =
+    [
+      {
+        name: 'a database-unavailable failure, more often than the bound, is retried until it succeeds and never sent to the DLQ',
+        error: () =>
+          Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:3306'), {
+            code: 'ECONNREFUSED',
+            fatal: true,
+          }),
+        failures: 6,
+        dlq: false,
+      },
+      {
+        name: 'a failure whose message differs on every attempt does not fail the same way: retried until it succeeds',
+        error: (attempt) => new Error(`order-service answered 5${attempt}0`),
+        failures: 6,
+        dlq: false,
+      },
+      {
+        name: 'a failure the same on every attempt goes to the DLQ after the bound, and the next event of its order is handled',
+        error: () => new Error("Data too long for column 'order_number' at row 1"),
+        failures: Infinity,
+        dlq: true,
+      },
+    ];
+  for (const c of failureCases)
+    it(c.name, async () => {
+      const prefixN = testTopicPrefix();
+      await createTopics(prefixN, 1);
+      const topic = topicName(prefixN, 'order.created');
+      let attempts = 0;
+      const handled: number[] = [];
+      const metrics = createMetrics('test');
+      const loop = loopOn(prefixN, 'failure-group', {
+        handlers: [
+          onEvent('order.created', async (e) => {
+            if (e.data.orderId === 1 && attempts++ < c.failures) throw c.error(attempts);
+            handled.push(e.data.orderId);
+          }),
+        ],
+        metrics,
+        retry: { initialMs: 20, maxMs: 50, sameFailureLimit: 3 },
+      });
+      await producer.send({
+        topic,
+        messages: [1, 2, 3].map((id) => ({ key: 'same', value: JSON.stringify(placedEvent(id)) })),
+      });
+      await loop.start();
+      const dlq = await readTopic(kafka, prefixN, dlqTopic(topic));
+      try {
+        await waitFor(() => handled.length === (c.dlq ? 2 : 3), { what: 'the events handled' });
+        const dlqCount = async () =>
+          (await metrics.eventsConsumed.get()).values
+            .filter((v) => v.labels.outcome === 'dlq')
+            .reduce((sum, v) => sum + v.value, 0);
+        if (c.dlq) {
+          assert.deepEqual(handled, [2, 3], 'the rest of its key in order, after it');
+          assert.equal(attempts, 3, 'given up after three attempts failing the same way');
+          await waitFor(() => dlq.seen.length === 1, { what: 'the message in the DLQ' });
+          const [dead] = dlq.seen;
+          assert.equal((JSON.parse(dead!.value) as Envelope<'order.created'>).data.orderId, 1);
+          assert.equal(dead!.headers['x-dlq-reason'], 'handler_failed');
+          assert.match(dead!.headers['x-dlq-error'] ?? '', /Error: Data too long for column 'order_number'/);
+          assert.equal(dead!.headers['x-dlq-attempts'], '3');
+          assert.equal(dead!.headers['x-dlq-source'], `${topic}/0/0`);
+          assert.equal(await dlqCount(), 1);
+        } else {
+          assert.deepEqual(handled, [1, 2, 3]);
+          assert.equal(attempts, c.failures + 1, 'tried until it succeeded');
+          // Sent before event 2 was handled if at all (one key's events go one after another).
+          const admin = kafka.admin();
+          await admin.connect();
+          try {
+            assert.deepEqual(
+              (await admin.fetchTopicOffsets(dlqTopic(topic))).map((p) => p.high),
+              ['0'],
+              'nothing in the DLQ',
+            );
+          } finally {
+            await admin.disconnect();
+          }
+          assert.equal(await dlqCount(), 0);
+        }
+      } finally {
+        await dlq.stop();
+        await loop.stop();
+        extraPrefixes.push(prefixN);
+      }
+    });
+
   it('the relay publishes committed outbox rows with the envelope and correlation id, and nothing from a rollback', async () => {
     const { testDb, relay } = await relayOnOrderDb();
     const reader = await readTopic(kafka, prefix, topicName(prefix, 'order.confirmed'));
@@ -254,7 +349,7 @@ describe('consumer loop and outbox against the real broker', () => {
       await testDb.drop();
     }
   });
-  it('a batch handler gets a fetched batch at once; when it fails, its events go one at a time and only the poison one to the DLQ', async () => {
+  it('a batch handler gets a fetched batch at once; when it fails it is halved until the failing event is alone, which goes on alone (here to the DLQ) ahead of the later events of its order', async () => {
     const prefix3 = testTopicPrefix();
     await createTopics(prefix3, 1);
     const calls: number[][] = [];
@@ -272,27 +367,28 @@ describe('consumer loop and outbox against the real broker', () => {
     });
     const topic = topicName(prefix3, 'order.created');
     // Sent before the consumer starts, in one request: its first fetch returns them together.
+    // Event 6 is keyed like event 3: a later event of the same order.
     await producer.send({
       topic,
       messages: [
         ...[1, 2, 3].map((id) => ({ key: String(id), value: JSON.stringify(placedEvent(id)) })),
         { key: '9', value: '{not json' },
         ...[4, 5].map((id) => ({ key: String(id), value: JSON.stringify(placedEvent(id)) })),
+        { key: '3', value: JSON.stringify(placedEvent(6)) },
       ],
     });
     await loop.start();
     const dlq = await readTopic(kafka, prefix3, `${topic}.dlq`);
     try {
-      await waitFor(() => applied.length === 4 && dlq.seen.length === 2, {
-        what: 'four applied, two in the DLQ',
+      await waitFor(() => applied.length === 5 && dlq.seen.length === 2, {
+        what: 'five applied, two in the DLQ',
       });
-      assert.deepEqual(calls[0], [1, 2, 3, 4, 5], 'the valid events of the batch, in offset order, at once');
       assert.deepEqual(
-        calls.slice(1),
-        [[1], [2], [3], [4], [5]],
-        'after the failure each event alone, in order',
+        calls,
+        [[1, 2, 3, 4, 5, 6], [1, 2, 3], [1, 2], [3], [4, 5], [3], [6]],
+        'the whole batch, then halves in offset order down to the failing event; it and the rest of its key alone',
       );
-      assert.deepEqual(applied, [1, 2, 4, 5]);
+      assert.deepEqual(applied, [1, 2, 4, 5, 6]);
       assert.deepEqual(dlq.seen.map((m) => m.headers['x-dlq-reason']).sort(), [
         'invalid_json',
         'rejected_by_handler',

@@ -11,11 +11,12 @@ import { orderConfirmedHandler } from './dispatch/order-confirmed-consumer.js';
 import { createVehicleLocks } from './dispatch/vehicle-locks.js';
 import { createOrdersClient, type OrdersClient } from './orders-client/orders-client.js';
 import type { RedisClient } from './redis.js';
+import { createKeyPruner } from './vehicles/release-requests.js';
 
 export interface Dispatcher {
   app: Express;
   handlers: EventHandler[];
-  workers: LockReconciler[];
+  workers: { start(): void; stop(): Promise<void> }[];
   dispatch: DispatchDeps;
   orders: OrdersClient;
   reconciler: LockReconciler;
@@ -54,7 +55,7 @@ export function createDispatcher(
   return {
     app: createApp({ ...rt, redis, dispatch, orders, internalToken: settings.INTERNAL_TOKEN }),
     handlers: [orderConfirmedHandler(dispatch), ...finishedOrderHandlers(dispatch)],
-    workers: [reconciler],
+    workers: [reconciler, createKeyPruner(rt.db, rt.logger)],
     dispatch,
     orders,
     reconciler,

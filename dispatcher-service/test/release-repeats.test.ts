@@ -15,6 +15,7 @@ import {
   waitingOrderIds,
   type StubbedDispatcher,
 } from './support.js';
+import { KEY_RETENTION_MS, pruneReleaseRequests } from '../src/vehicles/release-requests.js';
 
 interface Released {
   vehicle_number: string;
@@ -150,6 +151,42 @@ describe('repeated releases', () => {
     assert.equal(res.status, 422);
     assert.equal(res.body.error.code, 'idempotency_key_reused');
     assert.equal(await activeOrder(env, second.vehicle), second.a.orderId);
+  });
+
+  it('a release that failed (order-service down: 502) keeps no answer: a retry with the same key completes it', async () => {
+    const { vehicle, a, b } = await vehicleWithQueue(env);
+    const key = `retry-${vehicle}`;
+    env.stub.answer(503, 503, 503);
+    const failed = await releaseCall<ErrorBody>(env, `${vehicle}/release`, {
+      headers: { 'idempotency-key': key },
+    });
+    assert.equal(failed.status, 502);
+    assert.equal(await activeOrder(env, vehicle), a.orderId, 'nothing changed');
+    const retried = await releaseCall(env, `${vehicle}/release`, { headers: { 'idempotency-key': key } });
+    assert.equal(retried.status, 200);
+    assert.equal(retried.body.orderId, a.orderId);
+    await waitForRider(env, vehicle, b.orderId);
+  });
+
+  it('answers kept longer than the retention are pruned, younger ones stay', async () => {
+    const db = env.d.rt.db;
+    const old = `old-${vehicleNo()}`;
+    const young = `young-${vehicleNo()}`;
+    await db('release_requests').insert([
+      {
+        idempotency_key: old,
+        fingerprint: 'f',
+        status_code: 200,
+        response: '{}',
+        created_at: new Date(Date.now() - 2 * KEY_RETENTION_MS),
+      },
+      { idempotency_key: young, fingerprint: 'f', status_code: 200, response: '{}' },
+    ]);
+    assert.ok((await pruneReleaseRequests(db, KEY_RETENTION_MS)) >= 1);
+    const left = (await db('release_requests')
+      .whereIn('idempotency_key', [old, young])
+      .pluck('idempotency_key')) as string[];
+    assert.deepEqual(left, [young]);
   });
 
   for (const form of ['short', 'city'] as const) {

@@ -4,6 +4,7 @@ import { waitFor, type ApiResponse, type ErrorBody } from '@delivery/common/test
 import {
   assignments,
   buildConfirmed,
+  linesWith,
   lockKey,
   newCity,
   publishConfirmed,
@@ -177,12 +178,14 @@ describe('PATCH /dispatch-locations/…/release', () => {
     assert.equal(await statusOf(order.data.orderId), 'ACTIVE');
   });
 
-  it('when order-service answers 409 (the order is DELIVERED already), the release completes', async () => {
+  it('when order-service refuses DELIVERED (409: the order was cancelled first), 409 order_not_deliverable and the vehicle keeps it until order.cancelled frees it', async () => {
     const { vehicle, order } = await allocatedVehicle();
     env.stub.answer(409);
-    const res = await release(env.d.url, `${vehicle}/release`);
-    assert.equal(res.status, 200);
-    assert.equal(await statusOf(order.data.orderId), 'RELEASED');
+    const res = await release<ErrorBody>(env.d.url, `${vehicle}/release`);
+    assert.equal(res.status, 409);
+    assert.equal(res.body.error.code, 'order_not_deliverable');
+    assert.equal(await statusOf(order.data.orderId), 'ACTIVE');
+    assert.equal(linesWith(env.d.rt, `Vehicle released from order ${order.data.orderNumber}`).length, 0);
   });
 
   it('when order-service does not know the order (404), 502 order_service_rejected and the vehicle stays allocated', async () => {

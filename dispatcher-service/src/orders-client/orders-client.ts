@@ -5,8 +5,9 @@ import { AppError, coalesce, currentCorrelationId, internalAuthHeaders, type Log
 /** The one door to order-service (DESIGN.md §3): explicit timeouts, a few retries, failures as AppError. */
 export interface OrdersClient {
   /**
-   * DELIVERED for the order. Resolves when order-service holds it as DELIVERED. Calls made while
-   * a request is on its way go together in the next one (POST /orders/deliveries).
+   * DELIVERED for the order. Resolves when order-service holds it as DELIVERED; 409
+   * order_not_deliverable when order-service refuses the move (the order was cancelled). Calls
+   * made while a request is on its way go together in the next one (POST /orders/deliveries).
    */
   markDelivered(orderId: number): Promise<void>;
   close(): Promise<void>;
@@ -106,14 +107,14 @@ export function createOrdersClient(options: OrdersClientOptions): OrdersClient {
       const correlationId = currentCorrelationId();
       const result = await deliver(correlationId ? { orderId, correlationId } : { orderId });
       if (result.ok) return;
-      // Status only moves forward, and DELIVERED is the last one: a refused move to it means
-      // the order is DELIVERED already (e.g. a release repeated after a lost answer).
+      // DELIVERED already is ok; a refusal means the order cannot be delivered: it was cancelled
+      // first (both are final, the first to commit wins). Its order.cancelled frees the vehicle.
       if (result.status === 409) {
-        log.warn(
-          { orderId, error: result.error },
-          'order-service refused DELIVERED as a backward move; treating it as delivered',
+        throw new AppError(
+          'order_not_deliverable',
+          result.error?.message ?? `order ${orderId} cannot be delivered`,
+          409,
         );
-        return;
       }
       log.error({ orderId, status: result.status, error: result.error }, 'order-service rejected DELIVERED');
       throw new AppError(

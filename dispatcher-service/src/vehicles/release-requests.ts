@@ -1,4 +1,4 @@
-import { AppError, type Db } from '@delivery/common';
+import { AppError, type Db, type Logger } from '@delivery/common';
 
 /** An answer as the route sends it: what a repeat with the same Idempotency-Key gets again. */
 export interface StoredAnswer {
@@ -35,14 +35,22 @@ export function idempotentRequests(db: Db, options: IdempotencyOptions = {}) {
   async function firstAnswer(key: string, fingerprint: string, run: () => Promise<unknown>) {
     const deadline = Date.now() + waitMs;
     for (;;) {
-      if (await claim(db, key, fingerprint, staleMs)) return { answer: await runAndKeep(key, run), replayed: false };
+      if (await claim(db, key, fingerprint, staleMs))
+        return { answer: await runAndKeep(key, run), replayed: false };
       const row = await findRequest(db, key);
       if (!row) continue; // its first request failed and let the key go: claim it again
       if (row.fingerprint !== fingerprint) throw keyReused(key);
       if (row.status_code !== null)
-        return { answer: { status: row.status_code, body: JSON.parse(row.response ?? 'null') }, replayed: true };
+        return {
+          answer: { status: row.status_code, body: JSON.parse(row.response ?? 'null') },
+          replayed: true,
+        };
       if (Date.now() >= deadline)
-        throw new AppError('request_in_progress', `The request with Idempotency-Key ${key} is still running`, 409);
+        throw new AppError(
+          'request_in_progress',
+          `The request with Idempotency-Key ${key} is still running`,
+          409,
+        );
       await new Promise((r) => setTimeout(r, pollMs));
     }
   }
@@ -151,4 +159,32 @@ export async function pruneReleaseRequests(db: Db, olderThanMs: number, batch = 
     total += res.affectedRows;
     if (res.affectedRows < batch) return total;
   }
+}
+
+/** A key is honoured this long: a client retrying a release retries within minutes, not days. */
+export const KEY_RETENTION_MS = 24 * 60 * 60 * 1_000;
+
+/** Deletes expired Idempotency-Key answers now and then, in small batches (no long locks). */
+export function createKeyPruner(db: Db, logger: Logger, { intervalMs = 10 * 60_000 } = {}) {
+  const log = logger.child({ module: 'release-requests' });
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  const prune = async () => {
+    const removed = await pruneReleaseRequests(db, KEY_RETENTION_MS).catch((err: unknown) => {
+      log.warn({ err }, 'pruning expired idempotency keys failed; next time');
+      return 0;
+    });
+    if (removed > 0) log.info({ removed }, 'expired idempotency keys removed');
+  };
+  return {
+    start() {
+      timer ??= setInterval(() => void (running = prune()), intervalMs);
+      timer.unref();
+    },
+    async stop() {
+      clearInterval(timer);
+      timer = undefined;
+      await running;
+    },
+  };
 }

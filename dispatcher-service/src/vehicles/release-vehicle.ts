@@ -95,7 +95,12 @@ async function releaseVehicle(deps: ReleaseDeps & Steps, request: ReleaseRequest
   if (!(await deps.close(target.id))) return answer;
   await dropLock(deps, vehicle, answer.orderId);
   deps.logger.info(
-    { orderId: answer.orderId, orderNumber: answer.orderNumber, vehicle_number: vehicle.vehicle_number, city: vehicle.city },
+    {
+      orderId: answer.orderId,
+      orderNumber: answer.orderNumber,
+      vehicle_number: vehicle.vehicle_number,
+      city: vehicle.city,
+    },
     `Vehicle released from order ${answer.orderNumber}`,
   );
   await serveWaitingOrdersAfter(deps, vehicle.city_key, 'release');

@@ -25,8 +25,8 @@ const releaseResponses = {
   409: {
     description:
       'vehicle_not_allocated: the vehicle carried no order when the request arrived; assignment_changed: ' +
-      'it does not carry the order named by {"orderId"} or If-Match; request_in_progress: the first ' +
-      'request with this Idempotency-Key is still running',
+      'it does not carry the order named by {"orderId"} or If-Match; order_not_deliverable: the order ' +
+      'was cancelled first; request_in_progress: the first request with this Idempotency-Key is still running',
   },
   422: { description: 'idempotency_key_reused: the Idempotency-Key was used for another release' },
   502: { description: 'order-service unreachable or refusing: nothing changed, repeat the request' },

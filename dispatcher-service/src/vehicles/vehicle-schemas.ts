@@ -71,7 +71,8 @@ export function ordersInIfMatch(header: string | undefined): Set<number> | undef
   const orders = new Set<number>();
   for (const raw of header.split(',')) {
     const tag = ENTITY_TAG.exec(raw.trim());
-    if (!tag) throw new AppError('validation_failed', `If-Match is not a list of entity tags: ${header}`, 400);
+    if (!tag)
+      throw new AppError('validation_failed', `If-Match is not a list of entity tags: ${header}`, 400);
     const id = /^order-(\d{1,10})$/.exec(tag[2]!)?.[1];
     if (!tag[1] && id) orders.add(Number(id));
   }

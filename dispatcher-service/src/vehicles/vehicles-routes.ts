@@ -65,18 +65,24 @@ export function vehicleRoutes(app: Express, { db, dispatch, orders, internalToke
   app.patch('/dispatch-locations/:vehicle_number/:city/release', internal, release(releaseInCityParams));
 }
 
-function releaseRequest(req: Request, params: typeof releaseParams | typeof releaseInCityParams): ReleaseRequest {
+function releaseRequest(
+  req: Request,
+  params: typeof releaseParams | typeof releaseInCityParams,
+): ReleaseRequest {
   // Taken first: the request ends only an assignment that existed when it arrived.
   const arrivedAt = new Date();
   const named = releaseBody.parse(req.body)?.orderId;
   const tagged = ordersInIfMatch(req.get('if-match'));
-  const expectedOrders =
-    named === undefined ? tagged : new Set(!tagged || tagged.has(named) ? [named] : []);
+  const expectedOrders = named === undefined ? tagged : new Set(!tagged || tagged.has(named) ? [named] : []);
   return { ...params.parse(req.params), expectedOrders, arrivedAt };
 }
 
 /** What makes two releases the same request: a key reused for another one is refused. */
 function fingerprint({ vehicle_number, city, expectedOrders }: ReleaseRequest): string {
-  const what = [vehicleKey(vehicle_number), city === undefined ? '' : cityKey(city), [...(expectedOrders ?? [])].sort()];
+  const what = [
+    vehicleKey(vehicle_number),
+    city === undefined ? '' : cityKey(city),
+    [...(expectedOrders ?? [])].sort(),
+  ];
   return createHash('sha256').update(JSON.stringify(what)).digest('hex');
 }

@@ -87,3 +87,17 @@ export async function takeStocks(db: Knex, quantities: ReadonlyMap<number, numbe
   )) as [{ affectedRows: number }];
   return result.affectedRows === quantities.size;
 }
+
+/**
+ * Gives the given quantity (by product id) back to every product in one statement. The caller
+ * holds the rows' locks (lockStocks) and the reservation the stock came from; a product deleted
+ * by hand since has no row to take it back.
+ */
+export async function giveBackStocks(db: Knex, quantities: ReadonlyMap<number, number>): Promise<void> {
+  if (quantities.size === 0) return;
+  const byId = `CASE id ${[...quantities.keys()].map(() => 'WHEN ? THEN ?').join(' ')} END`;
+  await db.raw(`UPDATE products SET stock = stock + ${byId}, updated_at = NOW(3) WHERE id IN (?)`, [
+    ...[...quantities].flat(),
+    [...quantities.keys()],
+  ]);
+}

@@ -1,11 +1,20 @@
-import { onEvents, type EventHandler } from '@delivery/common';
-import { reserveStock, type ReservationDeps } from './reserve-stock.js';
+import { onEvents, type EventHandler, type ServiceRuntime } from '@delivery/common';
+import { createCancellationMetrics } from './cancellation-metrics.js';
+import { reserveStock } from './reserve-stock.js';
+import { returnStock } from './return-stock.js';
 
 /**
  * The events inventory-service consumes; the consumer loop has already validated each envelope.
- * order.created is handled a fetched batch at a time: one transaction for the whole batch.
+ * Each is handled a fetched batch at a time: one transaction for the whole batch. The two
+ * handlers may run side by side (different topics); they lock in the same order.
  */
-export function inventoryEventHandlers(deps: ReservationDeps): EventHandler[] {
+export function inventoryEventHandlers(
+  deps: Pick<ServiceRuntime, 'db' | 'relay' | 'logger' | 'metrics'>,
+): EventHandler[] {
   const scoped = { ...deps, logger: deps.logger.child({ module: 'reservations' }) };
-  return [onEvents('order.created', (events) => reserveStock(scoped, events))];
+  const cancellations = { ...scoped, metrics: createCancellationMetrics(deps.metrics.registry) };
+  return [
+    onEvents('order.created', (events) => reserveStock(scoped, events)),
+    onEvents('order.cancelled', (events) => returnStock(cancellations, events)),
+  ];
 }

@@ -8,8 +8,9 @@ import {
   type ServiceRuntime,
 } from '@delivery/common';
 import { lockStocks, takeStocks } from '../products/products-repository.js';
+import { retryLostRace } from './lost-race-retry.js';
 import {
-  findDecidedOrderIds,
+  findDecisions,
   insertReservations,
   type NewReservation,
   type ReservationLine,
@@ -20,7 +21,9 @@ type OrderCreated = Envelope<'order.created'>;
 type Decision =
   | { status: 'RESERVED'; items: ReservationLine[] }
   | { status: 'REJECTED'; reason: string }
-  | { status: 'duplicate' | 'already_decided' };
+  | { status: Skipped };
+/** Why an event takes nothing: seen before, its order decided before, or its order cancelled first. */
+type Skipped = 'duplicate' | 'already_decided' | 'cancelled';
 
 /**
  * order.created, a batch at a time: for each order take the stock of every item or of none,
@@ -28,13 +31,18 @@ type Decision =
  * transaction of at most 9 statements however many orders it holds (7 when none is reserved;
  * up to 2 more when it repeats events applied before). Orders are decided in event order, so a
  * later one sees the stock an earlier one left. Out of stock is an answer, not an error; any
- * error rolls the whole batch back, and the consumer loop then hands its events over one at a time.
+ * error rolls the whole batch back, and the consumer loop then hands its events over one at a time
+ * (but a race lost on an order's one reservation runs the batch again: retryLostRace).
+ * An order cancelled before its order.created (see returnStock) is not reserved and not answered:
+ * order-service ignores answers for a CANCELLED order, and a RESERVED would only mislead.
  */
 export async function reserveStock(deps: ReservationDeps, events: OrderCreated[]): Promise<void> {
-  const { decisions, envelopes } = await deps.db.transaction(async (trx) => {
-    const decisions = await decide(trx, events);
-    return { decisions, envelopes: await persist(trx, events, decisions) };
-  });
+  const { decisions, envelopes } = await retryLostRace(deps.logger, events, () =>
+    deps.db.transaction(async (trx) => {
+      const decisions = await decide(trx, events);
+      return { decisions, envelopes: await persist(trx, events, decisions) };
+    }),
+  );
   if (envelopes.length > 0) deps.relay.notify(envelopes);
   // The loop sets no correlation id for a batch: each line carries its own event's.
   events.forEach((event, i) =>
@@ -44,26 +52,35 @@ export async function reserveStock(deps: ReservationDeps, events: OrderCreated[]
 
 /**
  * One decision per event, in event order: an event id seen before (or earlier in the batch) is a
- * duplicate; a new event of an order decided before (or earlier in the batch) is already decided;
- * every other order takes all its lines from the locked stock or none of them.
+ * duplicate; a new event of an order decided before (or earlier in the batch) is already decided,
+ * or cancelled when its cancel came first; every other order takes all its lines from the locked
+ * stock or none of them.
  */
 async function decide(trx: Knex.Transaction, events: OrderCreated[]): Promise<Decision[]> {
   const recorded = await markEventsProcessed(trx, events);
   // Deleting as we go: an id repeated in the batch counts for its first event only.
   const fresh = new Set(events.filter((e) => recorded.delete(e.eventId)));
-  // Another order.created for the same order (a new event id): the unique order_id is the final guard.
-  const decided = await findDecidedOrderIds(trx, [...new Set([...fresh].map((e) => e.data.orderId))]);
+  // Another order.created for the same order (a new event id), or a cancel recorded since: the
+  // unique order_id is the final guard.
+  const earlier = await findDecisions(trx, [...new Set([...fresh].map((e) => e.data.orderId))]);
+  const decidedNow = new Set<number>();
+  const skipped = new Map<OrderCreated, Skipped>();
   const toDecide = new Map<OrderCreated, ReservationLine[]>();
   for (const event of fresh) {
-    if (decided.has(event.data.orderId)) continue;
-    decided.add(event.data.orderId);
-    toDecide.set(event, orderLines(event.data.items));
+    const { orderId } = event.data;
+    const status = earlier.get(orderId);
+    if (status === 'CANCELLED') skipped.set(event, 'cancelled');
+    else if (status || decidedNow.has(orderId)) skipped.set(event, 'already_decided');
+    else {
+      decidedNow.add(orderId);
+      toDecide.set(event, orderLines(event.data.items));
+    }
   }
   const productIds = new Set([...toDecide.values()].flat().map((l) => l.productId));
   const stock = await lockStocks(trx, [...productIds]);
   return events.map((event): Decision => {
     const items = toDecide.get(event);
-    if (!items) return { status: fresh.has(event) ? 'already_decided' : 'duplicate' };
+    if (!items) return { status: skipped.get(event) ?? 'duplicate' };
     const reason = takeAllOrNothing(stock, items);
     return reason ? { status: 'REJECTED', reason } : { status: 'RESERVED', items };
   });
@@ -79,7 +96,7 @@ async function persist(
   const reservations: NewReservation[] = [];
   const answers: NewEvent<'order.inventory.updated'>[] = [];
   for (const [i, decision] of decisions.entries()) {
-    if (decision.status === 'duplicate' || decision.status === 'already_decided') continue;
+    if (decision.status !== 'RESERVED' && decision.status !== 'REJECTED') continue;
     const { status } = decision;
     const { data, correlationId } = events[i]!;
     const { orderId, orderNumber } = data;
@@ -135,6 +152,11 @@ function report({ logger }: ReservationDeps, event: OrderCreated, decision: Deci
     logger.info(
       { ...fields, reason: decision.reason },
       `Stock refused for order ${fields.orderNumber}: ${decision.reason}`,
+    );
+  else if (decision.status === 'cancelled')
+    logger.info(
+      { ...fields, outcome: decision.status },
+      `Order ${fields.orderNumber} is cancelled; nothing reserved`,
     );
   else
     logger.debug(

@@ -1,10 +1,4 @@
-import {
-  AppError,
-  enqueueEvents,
-  runWithCorrelationId,
-  type Knex,
-  type NewEvent,
-} from '@delivery/common';
+import { AppError, enqueueEvents, runWithCorrelationId, type Knex, type NewEvent } from '@delivery/common';
 import type { DeliveriesInput } from './order-schemas.js';
 import { MANUAL_STATUSES, canMove, type OrderStatus } from './order-status.js';
 import { cancellationsCounter, type OrdersDeps } from './orders-deps.js';
@@ -51,7 +45,10 @@ export type DeliveryResult =
  * order.delivered events go in one outbox INSERT, whatever their number. Each delivery gets
  * exactly PATCH's answer (404, 409 with the same message; DELIVERED already is ok).
  */
-export async function deliverOrders(deps: OrdersDeps, deliveries: DeliveriesInput): Promise<DeliveryResult[]> {
+export async function deliverOrders(
+  deps: OrdersDeps,
+  deliveries: DeliveriesInput,
+): Promise<DeliveryResult[]> {
   const at = new Date();
   const ids = [...new Set(deliveries.map((d) => d.orderId))];
   // Each order's move belongs to the flow of its first release in the request.
@@ -99,7 +96,8 @@ async function applyMoves(
   const cancellationReason = status === 'CANCELLED' ? reason : undefined;
   const changes = orders.map((o) => ({ id: o.id, ...(cancellationReason ? { cancellationReason } : {}) }));
   const count = await moveOrders(trx, changes, [...new Set(orders.map((o) => o.status))], status, at);
-  if (count !== orders.length) throw new Error(`${count} of ${orders.length} locked orders moved to ${status}`);
+  if (count !== orders.length)
+    throw new Error(`${count} of ${orders.length} locked orders moved to ${status}`);
   return orders.map((o) => ({
     ...o,
     status,
