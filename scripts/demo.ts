@@ -187,7 +187,7 @@ async function settleCity(city: string): Promise<void> {
 }
 
 const STORY =
-  /^(Order confirmed|Vehicle allocated for order|All vehicles occupied|Cannot find vehicle for order)/;
+  /^(Order confirmed|Vehicle allocated for order|All vehicles occupied|Cannot find vehicle for order|Vehicle released from order|Order cancelled|Stock returned for order|Order ORD-\d+ is DELIVERED)/;
 
 function logLinesFor(orderNumbers: Set<string>): string[] {
   return readServiceLogs(

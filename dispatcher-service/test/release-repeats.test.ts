@@ -76,66 +76,72 @@ const deliveriesOf = (env: StubbedDispatcher, orderId: number) =>
 describe('repeated releases', () => {
   const env = dispatcherWithStub();
 
-  it('10 simultaneous releases without key or precondition deliver only A: B takes the vehicle, C still waits', async () => {
-    const { vehicle, a, b, c } = await vehicleWithQueue(env);
-    const answers = await Promise.all(
-      Array.from({ length: 10 }, () => releaseCall(env, `${vehicle}/release`)),
-    );
+  /** The design's route form, or the assignment example's with the city. */
+  const releasePath = (form: 'short' | 'city', vehicle: string, city: string) =>
+    form === 'short' ? `${vehicle}/release` : `${vehicle}/${encodeURIComponent(city)}/release`;
 
-    for (const res of answers) {
-      assert.ok(res.status === 200 || res.status === 409, `status ${res.status}`);
-      if (res.status === 200) assert.equal(res.body.orderId, a.orderId, 'every 200 names A');
-    }
-    assert.ok(answers.some((r) => r.status === 200));
-    await waitForRider(env, vehicle, b.orderId);
-    assert.equal(deliveriesOf(env, b.orderId), 0, 'B was never delivered');
-    assert.deepEqual(
-      (await assignments(env.d.rt))
-        .filter((x) => [a.orderId, b.orderId].includes(x.order_id))
-        .map((x) => [x.order_id, x.status]),
-      [
-        [a.orderId, 'RELEASED'],
-        [b.orderId, 'ACTIVE'],
-      ],
-    );
-    assert.ok((await waitingOrderIds(env.d.rt)).includes(c.orderId), 'C still waits');
-    assert.equal(
-      linesWith(env.d.rt, `Vehicle released from order ${a.orderNumber}`).length,
-      1,
-      'logged once',
-    );
-    assert.equal(await env.d.redis.get(lockKey(env.redisPrefix, vehicle)), String(b.orderId));
-  });
+  for (const form of ['short', 'city'] as const) {
+    it(`10 simultaneous releases without key or precondition (${form} form) deliver only A: B takes the vehicle, C still waits`, async () => {
+      const { city, vehicle, a, b, c } = await vehicleWithQueue(env);
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, () => releaseCall(env, releasePath(form, vehicle, city))),
+      );
 
-  it('10 simultaneous releases with one Idempotency-Key release once and answer alike, also to a repeat a second later', async () => {
-    const { city, vehicle, a, b } = await vehicleWithQueue(env);
-    const key = `release-${vehicle}`;
-    const path = `${vehicle}/${encodeURIComponent(city)}/release`;
-    const answers = await Promise.all(
-      Array.from({ length: 10 }, () => releaseCall(env, path, { headers: { 'idempotency-key': key } })),
-    );
-    assert.deepEqual(
-      new Set(answers.map((r) => JSON.stringify([r.status, r.body]))).size,
-      1,
-      'identical answers',
-    );
-    assert.equal(answers[0]!.status, 200);
-    assert.equal(answers[0]!.body.orderId, a.orderId);
-    assert.equal(deliveriesOf(env, a.orderId), 1, 'order-service was told once');
-    await waitForRider(env, vehicle, b.orderId);
-
-    await new Promise((r) => setTimeout(r, 1_000));
-    const later = await fetch(`${env.d.url}/dispatch-locations/${path}`, {
-      method: 'PATCH',
-      headers: { 'idempotency-key': key },
+      for (const res of answers) {
+        assert.ok(res.status === 200 || res.status === 409, `status ${res.status}`);
+        if (res.status === 200) assert.equal(res.body.orderId, a.orderId, 'every 200 names A');
+      }
+      assert.ok(answers.some((r) => r.status === 200));
+      await waitForRider(env, vehicle, b.orderId);
+      assert.equal(deliveriesOf(env, b.orderId), 0, 'B was never delivered');
+      assert.deepEqual(
+        (await assignments(env.d.rt))
+          .filter((x) => [a.orderId, b.orderId].includes(x.order_id))
+          .map((x) => [x.order_id, x.status]),
+        [
+          [a.orderId, 'RELEASED'],
+          [b.orderId, 'ACTIVE'],
+        ],
+      );
+      assert.ok((await waitingOrderIds(env.d.rt)).includes(c.orderId), 'C still waits');
+      assert.equal(
+        linesWith(env.d.rt, `Vehicle released from order ${a.orderNumber}`).length,
+        1,
+        'logged once',
+      );
+      assert.equal(await env.d.redis.get(lockKey(env.redisPrefix, vehicle)), String(b.orderId));
     });
-    assert.equal(later.status, 200);
-    assert.equal(later.headers.get('idempotent-replayed'), 'true');
-    assert.deepEqual(await later.json(), answers[0]!.body);
-    assert.equal(await activeOrder(env, vehicle), b.orderId, 'B still rides');
-    assert.equal(deliveriesOf(env, b.orderId), 0);
-    assert.equal(linesWith(env.d.rt, `Vehicle released from order ${a.orderNumber}`).length, 1);
-  });
+
+    it(`10 simultaneous releases with one Idempotency-Key (${form} form) release once and answer alike, also to a repeat a second later`, async () => {
+      const { city, vehicle, a, b } = await vehicleWithQueue(env);
+      const key = `release-${vehicle}`;
+      const path = releasePath(form, vehicle, city);
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, () => releaseCall(env, path, { headers: { 'idempotency-key': key } })),
+      );
+      assert.deepEqual(
+        new Set(answers.map((r) => JSON.stringify([r.status, r.body]))).size,
+        1,
+        'identical answers',
+      );
+      assert.equal(answers[0]!.status, 200);
+      assert.equal(answers[0]!.body.orderId, a.orderId);
+      assert.equal(deliveriesOf(env, a.orderId), 1, 'order-service was told once');
+      await waitForRider(env, vehicle, b.orderId);
+
+      await new Promise((r) => setTimeout(r, 1_000));
+      const later = await fetch(`${env.d.url}/dispatch-locations/${path}`, {
+        method: 'PATCH',
+        headers: { 'idempotency-key': key },
+      });
+      assert.equal(later.status, 200);
+      assert.equal(later.headers.get('idempotent-replayed'), 'true');
+      assert.deepEqual(await later.json(), answers[0]!.body);
+      assert.equal(await activeOrder(env, vehicle), b.orderId, 'B still rides');
+      assert.equal(deliveriesOf(env, b.orderId), 0);
+      assert.equal(linesWith(env.d.rt, `Vehicle released from order ${a.orderNumber}`).length, 1);
+    });
+  }
 
   it('the same Idempotency-Key for another vehicle is refused with 422 and releases nothing', async () => {
     const first = await vehicleWithQueue(env);
@@ -192,7 +198,7 @@ describe('repeated releases', () => {
   for (const form of ['short', 'city'] as const) {
     it(`naming A after B took the vehicle (${form} route form) answers 409 assignment_changed, by body and by If-Match`, async () => {
       const { city, vehicle, a, b } = await vehicleWithQueue(env);
-      const path = form === 'short' ? `${vehicle}/release` : `${vehicle}/${encodeURIComponent(city)}/release`;
+      const path = releasePath(form, vehicle, city);
       const first = await releaseCall(env, path, { body: { orderId: a.orderId } });
       assert.equal(first.status, 200);
       assert.equal(first.body.orderId, a.orderId);

@@ -111,6 +111,8 @@ export async function inCityTransaction<T>(
   deps: ServeDeps,
   keys: readonly string[],
   work: (tx: CityTransaction) => Promise<T>,
+  /** Reports what `work` did once it committed, before the allocations it led to. */
+  committed?: (result: T) => void,
 ): Promise<T> {
   const held = new Map<string, number>();
   const allocated: Allocation[] = [];
@@ -130,6 +132,7 @@ export async function inCityTransaction<T>(
     );
     throw err;
   }
+  committed?.(result);
   announce(deps, allocated, envelopes);
   return result;
 }

@@ -36,35 +36,41 @@ export async function finishOrders(deps: DispatchDeps, finished: readonly Finish
   const keys = [...new Set(orders.map((o) => cityKey(o.city)))].sort();
   for (const key of keys) await ensureCityLock(deps.db, key);
 
-  const { dropped, freed } = await inCityTransaction(deps, keys, async (tx) => {
-    await recordFinishedOrders(tx.trx, orders);
-    const dropped = await removeWaitingOrders(tx.trx, ids);
-    const freed = await lockActiveAssignmentsOf(tx.trx, ids);
-    await closeAssignments(
-      tx.trx,
-      freed.map((c) => c.id),
-    );
-    // The finished orders' locks go first, or their vehicles would look taken to serveQueues.
-    await Promise.all(freed.map((c) => deps.locks.release(c.vehicle_key, c.order_id)));
-    const cities = [...new Set(freed.map((c) => c.city_key))].filter((key) => keys.includes(key));
-    await serveQueues(
-      deps,
-      tx,
-      cities.map((key) => ({ key, arrivals: 0 })),
-    );
-    return { dropped, freed };
-  });
-
-  for (const orderId of dropped) {
-    const order = first.get(orderId)!;
-    runWithCorrelationId(order.correlationId, () => leftQueue(deps, order));
-  }
-  for (const carried of freed) {
-    const order = first.get(carried.order_id)!;
-    runWithCorrelationId(order.correlationId, () => vehicleFreed(deps, order, carried));
-  }
-  for (const orderId of [...dropped, ...freed.map((c) => c.order_id)])
-    deps.metrics.finished.inc({ outcome: first.get(orderId)!.outcome });
+  await inCityTransaction(
+    deps,
+    keys,
+    async (tx) => {
+      await recordFinishedOrders(tx.trx, orders);
+      const dropped = await removeWaitingOrders(tx.trx, ids);
+      const freed = await lockActiveAssignmentsOf(tx.trx, ids);
+      await closeAssignments(
+        tx.trx,
+        freed.map((c) => c.id),
+      );
+      // The finished orders' locks go first, or their vehicles would look taken to serveQueues.
+      await Promise.all(freed.map((c) => deps.locks.release(c.vehicle_key, c.order_id)));
+      const cities = [...new Set(freed.map((c) => c.city_key))].filter((key) => keys.includes(key));
+      await serveQueues(
+        deps,
+        tx,
+        cities.map((key) => ({ key, arrivals: 0 })),
+      );
+      return { dropped, freed };
+    },
+    // Logged once committed, each in its order's flow, before the allocations they made possible.
+    ({ dropped, freed }) => {
+      for (const orderId of dropped) {
+        const order = first.get(orderId)!;
+        runWithCorrelationId(order.correlationId, () => leftQueue(deps, order));
+        deps.metrics.finished.inc({ outcome: order.outcome });
+      }
+      for (const carried of freed) {
+        const order = first.get(carried.order_id)!;
+        runWithCorrelationId(order.correlationId, () => vehicleFreed(deps, order, carried));
+        deps.metrics.finished.inc({ outcome: order.outcome });
+      }
+    },
+  );
 }
 
 function leftQueue(deps: DispatchDeps, order: FinishedOrder): void {
