@@ -10,11 +10,10 @@ import {
   waitFor,
   type TestRuntime,
 } from '@delivery/common/testing';
-import { findProductById, insertProduct } from '../src/products/products-repository.js';
 import { inventoryEventHandlers } from '../src/reservations/order-events-consumer.js';
 import { findReservationByOrderId } from '../src/reservations/reservations-repository.js';
 import * as cancellationsMigration from '../../migrations/inventory/20261126000001_reservation_cancellations.js';
-import { INVENTORY_MIGRATIONS } from './support.js';
+import { INVENTORY_MIGRATIONS, orderCreatedBuilder, productsIn } from './support.js';
 
 type OrderCreated = Envelope<'order.created'>;
 type OrderCancelled = Envelope<'order.cancelled'>;
@@ -24,8 +23,6 @@ describe('inventory-service consumer: order.cancelled gives back what the order 
   let rt: TestRuntime;
   let worker: Worker;
   let handlers: EventHandler[];
-  let nextOrderId = 1;
-  let nextProductId = 1000;
   const prefix = () => rt.config.KAFKA_TOPIC_PREFIX;
 
   before(async () => {
@@ -43,21 +40,9 @@ describe('inventory-service consumer: order.cancelled gives back what the order 
     await rt?.close();
   });
 
-  const product = async (stock: number) =>
-    insertProduct(rt.db, { id: nextProductId++, name: 'Thing', stock });
-  const stockOf = async (id: number) => (await findProductById(rt.db, id))?.stock;
+  const { product, stockOf } = productsIn(() => rt.db);
   const stocksOf = async (ids: number[]) => Promise.all(ids.map(stockOf));
-  const orderCreated = (lines: Line[]): OrderCreated => {
-    const orderId = nextOrderId++;
-    return envelope('order.created', {
-      orderId,
-      orderNumber: `ORD-${String(orderId).padStart(6, '0')}`,
-      customerId: 1,
-      city: 'Colombo',
-      items: lines.map(([productId, quantity]) => ({ productId, quantity, price: '1.00' })),
-      totalAmount: '1.00',
-    });
-  };
+  const orderCreated = orderCreatedBuilder();
   /** order-service's cancel of the order `created` placed, in the same flow (correlation id). */
   const orderCancelled = ({ data, correlationId }: OrderCreated): OrderCancelled =>
     envelope(

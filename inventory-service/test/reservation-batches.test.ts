@@ -12,18 +12,17 @@ import {
 } from '@delivery/common';
 import {
   createTestRuntime,
-  envelope,
   publish,
   readTopic,
   waitFor,
   type TestRuntime,
   type TopicReader,
 } from '@delivery/common/testing';
-import { findProductById, insertProduct } from '../src/products/products-repository.js';
+import { insertProduct } from '../src/products/products-repository.js';
 import { inventoryEventHandlers } from '../src/reservations/order-events-consumer.js';
 import { reserveStock } from '../src/reservations/reserve-stock.js';
 import { findReservationByOrderId, insertReservations } from '../src/reservations/reservations-repository.js';
-import { INVENTORY_MIGRATIONS } from './support.js';
+import { INVENTORY_MIGRATIONS, orderCreatedBuilder, productsIn } from './support.js';
 
 type OrderCreated = Envelope<'order.created'>;
 
@@ -31,20 +30,9 @@ describe('inventory-service consumer: a fetched batch of order.created is decide
   let rt: TestRuntime;
   let worker: Worker | undefined;
   let dlq: TopicReader | undefined;
-  let nextOrderId = 1;
   const prefix = () => rt.config.KAFKA_TOPIC_PREFIX;
-  const orderCreated = (items: [productId: number, quantity: number][]): OrderCreated => {
-    const orderId = nextOrderId++;
-    return envelope('order.created', {
-      orderId,
-      orderNumber: `ORD-${String(orderId).padStart(6, '0')}`,
-      customerId: 1,
-      city: 'Colombo',
-      items: items.map(([productId, quantity]) => ({ productId, quantity, price: '1.00' })),
-      totalAmount: '1.00',
-    });
-  };
-  const stockOf = async (id: number) => (await findProductById(rt.db, id))?.stock;
+  const orderCreated = orderCreatedBuilder();
+  const { stockOf } = productsIn(() => rt.db);
   const decided = (orderId: number) =>
     waitFor(() => findReservationByOrderId(rt.db, orderId), { what: `a reservation for order ${orderId}` });
   const answersTo = async (orderId: number) =>

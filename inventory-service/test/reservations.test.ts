@@ -10,16 +10,14 @@ import {
   waitFor,
   type TestRuntime,
 } from '@delivery/common/testing';
-import { insertProduct, findProductById } from '../src/products/products-repository.js';
 import { inventoryEventHandlers } from '../src/reservations/order-events-consumer.js';
 import { findReservationByOrderId } from '../src/reservations/reservations-repository.js';
-import { INVENTORY_MIGRATIONS } from './support.js';
+import { INVENTORY_MIGRATIONS, productsIn } from './support.js';
 
 describe('inventory-service consumer: order.created reserves all items or none', () => {
   let rt: TestRuntime;
   let worker: Worker;
   let nextOrderId = 1;
-  let nextProductId = 1000;
   const prefix = () => rt.config.KAFKA_TOPIC_PREFIX;
 
   before(async () => {
@@ -36,9 +34,7 @@ describe('inventory-service consumer: order.created reserves all items or none',
     await rt?.close();
   });
 
-  const product = async (stock: number) =>
-    insertProduct(rt.db, { id: nextProductId++, name: 'Thing', stock });
-  const stockOf = async (id: number) => (await findProductById(rt.db, id))?.stock;
+  const { product, stockOf } = productsIn(() => rt.db);
   const orderCreated = (items: { productId: number; quantity: number }[]) => {
     const orderId = nextOrderId++;
     const data: OrderPlacedData = {
