@@ -15,7 +15,7 @@ interface Order {
   vehicleNumber: string | null;
 }
 
-describe('cancelling orders, three real processes', () => {
+describe('cancelling orders and delivering by hand, three real processes', () => {
   let system: System;
   let dispatchDb: Db;
   let inventoryDb: Db;
@@ -179,6 +179,31 @@ describe('cancelling orders, three real processes', () => {
     );
     const final = await orderNow(riding.id);
     assert.equal(final.status, 'CANCELLED', 'a late order.dispatched does not move it');
+  });
+
+  it('a delivery by hand frees the vehicle for the oldest waiting order; a waiting order delivered by hand leaves the queue', async () => {
+    const product = await newProduct(10);
+    const city = `Handville ${uniqueId()}`;
+    const vehicle = `H-${uniqueId().toUpperCase()}`;
+    await register(vehicle, city);
+    const riding = await place(city, product, 1);
+    await orderWhen(riding.id, (o) => o.status === 'DISPATCHED', 'DISPATCHED');
+    const [handDelivered, next] = [await place(city, product, 1), await place(city, product, 1)];
+    await waitFor(async () => (await waitingOrders()).includes(next.id), { what: 'two orders waiting' });
+    const byHand = (order: Order) =>
+      send('PATCH', `${url('order-service')}/orders/${order.id}`, { status: 'DELIVERED' });
+
+    assert.equal((await byHand(handDelivered)).status, 200, 'a waiting (CONFIRMED) order delivered by hand');
+    await waitFor(async () => !(await waitingOrders()).includes(handDelivered.id), { what: 'off the queue' });
+    assert.equal((await byHand(riding)).status, 200, 'the riding order delivered by hand');
+    const served = await orderWhen(
+      next.id,
+      (o) => o.status === 'DISPATCHED',
+      'the live order takes the vehicle',
+    );
+    assert.equal(served.vehicleNumber, vehicle);
+    assert.equal((await orderNow(handDelivered.id)).status, 'DELIVERED', 'never dispatched');
+    assert.ok(!(await activeOrders()).includes(handDelivered.id));
   });
 
   it('cancel against release, five times: exactly one wins, the other gets 409, and the loser changes nothing', async () => {
