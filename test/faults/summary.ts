@@ -14,6 +14,9 @@ interface Row {
   doubleAllocated?: number;
   appliedTwice?: number;
   dlq?: number;
+  cancelled?: number;
+  /** The scenario's cancels (cancellations.ts): asked, answered 200 and 409. */
+  cancels?: { planned: number; answered200: number; answered409: number };
   badInputsTried?: number;
   written?: number;
 }
@@ -46,6 +49,7 @@ const columns: [string, (r: Row) => string | number][] = [
   ['double-allocated', (r) => r.doubleAllocated ?? 0],
   ['applied twice', (r) => r.appliedTwice ?? 0],
   ['DLQ', (r) => r.dlq ?? 0],
+  ['cancelled', (r) => r.cancelled ?? 0],
 ];
 const table = [columns.map(([h]) => h), ...flows.map((r) => columns.map(([, f]) => String(f(r))))];
 const widths = columns.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
@@ -58,6 +62,8 @@ console.log(
     ` | lost: ${sum((r) => r.lost)}` +
     ` | double-allocated: ${sum((r) => r.doubleAllocated)}` +
     ` | applied twice: ${sum((r) => r.appliedTwice)}` +
+    ` | cancelled: ${sum((r) => r.cancelled)} (cancels asked: ${sum((r) => r.cancels?.planned)},` +
+    ` answered 200: ${sum((r) => r.cancels?.answered200)}, 409: ${sum((r) => r.cancels?.answered409)})` +
     ` | bad inputs tried: ${sum((r) => r.badInputsTried, badInput)} (wrote anything: ${sum((r) => r.written, badInput)})`,
 );
 if (rows.length === 0) console.log('  (no figures: the suite did not get as far as a scenario)');
