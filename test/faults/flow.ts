@@ -153,11 +153,18 @@ export function startReleaser(
     );
     if (listed.status !== 200) return;
     for (const { vehicle_number } of listed.body as { vehicle_number: string }[]) {
+      // As a driver's app should: the order it delivers, and one key for every attempt at it.
+      const carried = await send('GET', `${url()}/dispatch-locations/${vehicle_number}/assignment`);
+      if (carried.status !== 200) continue;
+      const { orderId } = carried.body as { orderId: number };
       const res = await send(
         'PATCH',
         `${url()}/dispatch-locations/${vehicle_number}/release`,
-        undefined,
-        headers,
+        { orderId },
+        {
+          ...headers,
+          'idempotency-key': `faults-release-${orderId}`,
+        },
       );
       if (res.status === 200) releaser.released += 1;
     }
