@@ -5,6 +5,7 @@ import { ensureCityLock } from './city-locks-repository.js';
 import type { DispatchDeps } from './dispatch-deps.js';
 import {
   lockActiveAssignmentsOf,
+  ordersReleasedAlready,
   recordFinishedOrders,
   removeWaitingOrders,
   type CarriedOrder,
@@ -31,7 +32,16 @@ export interface FinishedOrder {
 export async function finishOrders(deps: DispatchDeps, finished: readonly FinishedOrder[]): Promise<void> {
   const first = new Map<number, FinishedOrder>();
   for (const f of finished) if (!first.has(f.orderId)) first.set(f.orderId, f);
-  const orders = [...first.values()];
+  // The usual case (a vehicle's release delivered the order) is settled by one read and one
+  // INSERT, without a transaction or the cities' locks: such an order can never queue again.
+  // The others are handled under their cities' locks.
+  const done = await ordersReleasedAlready(deps.db, [...first.keys()]);
+  await recordFinishedOrders(
+    deps.db,
+    [...first.values()].filter((o) => done.has(o.orderId)),
+  );
+  const orders = [...first.values()].filter((o) => !done.has(o.orderId));
+  if (orders.length === 0) return;
   const ids = orders.map((o) => o.orderId);
   const keys = [...new Set(orders.map((o) => cityKey(o.city)))].sort();
   for (const key of keys) await ensureCityLock(deps.db, key);

@@ -1,10 +1,10 @@
-import type { Knex } from '@delivery/common';
+import type { Db, Knex } from '@delivery/common';
 
 export type Outcome = 'DELIVERED' | 'CANCELLED';
 
 /** Records that the orders are delivered or cancelled (the first outcome recorded stays). */
 export async function recordFinishedOrders(
-  trx: Knex.Transaction,
+  trx: Db | Knex.Transaction,
   orders: readonly { orderId: number; outcome: Outcome }[],
 ): Promise<void> {
   if (orders.length === 0) return;
@@ -52,4 +52,18 @@ export async function removeWaitingOrders(
   if (rows.length === 0) return [];
   await trx.raw('DELETE FROM waiting_orders WHERE order_id IN (?)', [[...orderIds]]);
   return rows.map((r) => Number(r.order_id));
+}
+
+/**
+ * Which of these orders' vehicles were released already (the usual delivery: the release closed
+ * the assignment before order.delivered arrived). Such an order needs nothing more: it is off
+ * every queue, and its assignment keeps it from ever queueing or taking a vehicle again.
+ */
+export async function ordersReleasedAlready(db: Db, orderIds: readonly number[]): Promise<Set<number>> {
+  if (orderIds.length === 0) return new Set();
+  const [rows] = (await db.raw(
+    "SELECT order_id FROM assignments WHERE order_id IN (?) AND status = 'RELEASED'",
+    [[...orderIds]],
+  )) as [{ order_id: number }[]];
+  return new Set(rows.map((r) => Number(r.order_id)));
 }
