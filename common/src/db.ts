@@ -6,7 +6,25 @@ import { createConnection } from 'mysql2/promise';
 import { withTimeout } from './timeout.js';
 
 export type { Knex } from 'knex';
+/**
+ * What every repository function takes first: the pool, or the caller's transaction when the
+ * statement belongs to one (a transaction is a Knex too), so one signature serves both.
+ */
 export type Db = Knex;
+/** Taken instead of Db by a repository function that locks rows: it only means something in a transaction. */
+export type Trx = Knex.Transaction;
+
+/** The server's message when a unique index refused the row (it names the index); undefined for any other error. */
+export function duplicateKeyMessage(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  return code === 'ER_DUP_ENTRY' ? String(message) : undefined;
+}
+
+/** MySQL's duplicate-key error: a unique index refused the row. */
+export function isDuplicateKeyError(err: unknown): boolean {
+  return duplicateKeyMessage(err) !== undefined;
+}
 
 export interface DbOptions {
   /** Server URL, e.g. mysql://root@127.0.0.1:3306; a database in its path is ignored. */

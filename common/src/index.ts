@@ -11,7 +11,7 @@ export * from './kafka.js';
 export * from './logger.js';
 export * from './metrics.js';
 export * from './outbox.js';
-export * from './schema.js';
+export * from './shared-tables.js';
 export * from './shutdown.js';
 export * from './service.js';
 export * from './processed-events.js';

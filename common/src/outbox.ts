@@ -17,7 +17,7 @@ export interface NewEvent<T extends EventType> {
 }
 
 /** A row of the outbox as the relay sends it. */
-interface OutboxMessage {
+export interface OutboxMessage {
   eventId: string;
   type: string;
   key: string;
@@ -25,54 +25,46 @@ interface OutboxMessage {
 }
 
 /**
- * What enqueueEvents wrote for each envelope it returned: after the transaction commits, the
- * caller hands the envelopes to `relay.notify(...)` and the relay sends these without reading
- * the rows back.
+ * What a transaction wrote to the outbox. Once that transaction has committed, the caller hands
+ * it to `relay.notify(...)` and the relay sends the messages without reading the rows back.
  */
-const written = new WeakMap<object, OutboxMessage>();
-
-/** Writes the event inside the caller's transaction: it is published if and only if that commits. */
-export async function enqueueEvent<T extends EventType>(
-  trx: Knex.Transaction,
-  event: NewEvent<T>,
-): Promise<Envelope<T>> {
-  const [envelope] = await enqueueEvents(trx, [event]);
-  return envelope!;
+export interface Enqueued<T extends EventType = EventType> {
+  /** The events as consumers will see them, in the order they were given. */
+  envelopes: Envelope<T>[];
+  /** The rows written, ready to send. */
+  messages: OutboxMessage[];
 }
 
-/** Several events in one multi-row INSERT, in the caller's transaction; envelopes in input order. */
+/** Writes the events inside the caller's transaction, in one multi-row INSERT: they are published if and only if it commits. */
 export async function enqueueEvents<T extends EventType>(
   trx: Knex.Transaction,
   events: readonly NewEvent<T>[],
-): Promise<Envelope<T>[]> {
-  if (events.length === 0) return [];
+): Promise<Enqueued<T>> {
+  if (events.length === 0) return { envelopes: [], messages: [] };
   const occurredAt = new Date().toISOString();
-  const messages: OutboxMessage[] = [];
-  const envelopes = events.map((event) => {
-    const envelope = envelopeSchema(event.type).parse({
-      eventId: randomUUID(),
-      type: event.type,
-      version: 1,
-      occurredAt,
-      correlationId: event.correlationId ?? currentCorrelationId() ?? randomUUID(),
-      data: event.data,
-    }) as Envelope<T>;
-    const message = {
-      eventId: envelope.eventId,
-      type: event.type,
-      key: String(event.key),
-      payload: JSON.stringify(envelope),
-    };
-    messages.push(message);
-    written.set(envelope, message);
-    return envelope;
-  });
+  const envelopes = events.map(
+    (event) =>
+      envelopeSchema(event.type).parse({
+        eventId: randomUUID(),
+        type: event.type,
+        version: 1,
+        occurredAt,
+        correlationId: event.correlationId ?? currentCorrelationId() ?? randomUUID(),
+        data: event.data,
+      }) as Envelope<T>,
+  );
+  const messages = envelopes.map((envelope, i) => ({
+    eventId: envelope.eventId,
+    type: envelope.type,
+    key: String(events[i]!.key),
+    payload: JSON.stringify(envelope),
+  }));
   // Plain SQL on the hot path: knex's builder costs about as much CPU as the round trip itself.
   await trx.raw(
     `INSERT INTO outbox (event_id, topic, message_key, payload) VALUES ${messages.map(() => '(?, ?, ?, ?)').join(', ')}`,
     messages.flatMap((m) => [m.eventId, m.type, m.key, m.payload]),
   );
-  return envelopes;
+  return { envelopes, messages };
 }
 
 interface OutboxRow {
@@ -105,10 +97,10 @@ export interface OutboxRelayOptions {
 export interface OutboxRelay {
   start(): void;
   /**
-   * Call after committing a transaction that enqueued events. With the envelopes enqueueEvents
-   * returned, they are sent at once from memory; without, the relay reads the table now.
+   * Call after committing a transaction that enqueued events. Given what enqueueEvents returned,
+   * the relay sends it at once from memory; without, it reads the table now.
    */
-  notify(committed?: readonly object[]): void;
+  notify(committed?: Enqueued): void;
   /** Publish every pending row of the table, once; returns how many rows were published. */
   publishPending(): Promise<number>;
   stop(): Promise<void>;
@@ -303,11 +295,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     },
     notify(committed) {
       if (committed === undefined) pollNow = true;
-      else
-        for (const envelope of committed) {
-          const message = written.get(envelope);
-          if (message) fresh.push(message);
-        }
+      else for (const message of committed.messages) fresh.push(message);
       // While the broker is down the backoff decides; the poll will take the rows.
       if (failures > 0) {
         fresh = [];

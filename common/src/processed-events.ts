@@ -1,18 +1,33 @@
 import type { Knex } from 'knex';
+import { isDuplicateKeyError } from './db.js';
 
-/** MySQL's duplicate-key error: a unique index refused the row. */
-export function isDuplicateKeyError(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'ER_DUP_ENTRY';
+/** The events of a batch to apply, and for each event of the batch whether it is one of them. */
+export interface FreshEvents<E> {
+  fresh: E[];
+  isFresh: boolean[];
 }
 
 /**
- * Records, in the caller's transaction, that this consumer applied the events; returns the ids
- * recorded now. An event whose id is missing from the result was applied before (or appears
- * earlier in the list): skip it — its effect is already committed. One statement when none is a
- * redelivery, the usual case; a concurrent delivery of the same event waits on the row lock and
- * then sees the duplicate.
+ * Records, in the caller's transaction, that this consumer applies the events, and returns the
+ * ones to apply: each event not applied before, once (the first copy when the list repeats an
+ * id). An event left out was applied before: its effect is already committed, skip it.
  */
-export async function markEventsProcessed(
+export async function keepFreshEvents<E extends { eventId: string; type: string }>(
+  trx: Knex.Transaction,
+  events: readonly E[],
+): Promise<FreshEvents<E>> {
+  const recorded = await markEventsProcessed(trx, events);
+  // Set.delete is true once per id: a later copy of an event in the list is a duplicate.
+  const isFresh = events.map((e) => recorded.delete(e.eventId));
+  return { fresh: events.filter((_, i) => isFresh[i]), isFresh };
+}
+
+/**
+ * Inserts the events' ids into processed_events; returns the ids inserted now. One statement
+ * when none is a redelivery, the usual case; a concurrent delivery of the same event waits on
+ * the row lock and then sees the duplicate.
+ */
+async function markEventsProcessed(
   trx: Knex.Transaction,
   events: readonly { eventId: string; type: string }[],
 ): Promise<Set<string>> {

@@ -9,7 +9,6 @@ import {
   createOutboxRelay,
   createProducer,
   dlqTopic,
-  enqueueEvent,
   enqueueEvents,
   ensureTopics,
   allTopics,
@@ -321,11 +320,11 @@ describe('consumer loop and outbox against the real broker', () => {
     try {
       const data = placedEvent(42).data;
       await runWithCorrelationId('req-outbox-1', () =>
-        testDb.db.transaction((trx) => enqueueEvent(trx, { type: 'order.confirmed', key: 42, data })),
+        testDb.db.transaction((trx) => enqueueEvents(trx, [{ type: 'order.confirmed', key: 42, data }])),
       );
       await assert.rejects(
         testDb.db.transaction(async (trx) => {
-          await enqueueEvent(trx, { type: 'order.confirmed', key: 43, data: { ...data, orderId: 43 } });
+          await enqueueEvents(trx, [{ type: 'order.confirmed', key: 43, data: { ...data, orderId: 43 } }]);
           throw new Error('business rule failed');
         }),
       );
@@ -415,9 +414,11 @@ describe('consumer loop and outbox against the real broker', () => {
           { type: 'order.created', key: 52, data: placedEvent(52).data, correlationId: 'corr-b' },
         ]),
       );
-      const orphan = await testDb.db.transaction((trx) =>
-        enqueueEvent(trx, { type: 'order.created', key: 53, data: placedEvent(53).data }),
-      );
+      const [orphan] = (
+        await testDb.db.transaction((trx) =>
+          enqueueEvents(trx, [{ type: 'order.created', key: 53, data: placedEvent(53).data }]),
+        )
+      ).envelopes;
       const committedAt = Date.now();
       relay.notify(handed);
       await waitFor(() => ours().length >= 2, { what: 'the two handed-over events' });
@@ -431,13 +432,13 @@ describe('consumer loop and outbox against the real broker', () => {
           ['52', 'corr-b'],
         ],
       );
-      const handedIds = handed.map((e) => e.eventId);
+      const handedIds = handed.envelopes.map((e) => e.eventId);
       await waitFor(async () => (await published()).filter((id) => handedIds.includes(id)).length === 2, {
         what: 'the handed-over rows marked published',
       });
       if (Date.now() - committedAt < 900)
-        assert.ok(!(await published()).includes(orphan.eventId), 'the orphan waits for the poll');
-      await waitFor(async () => (await published()).includes(orphan.eventId), { what: 'the orphan polled' });
+        assert.ok(!(await published()).includes(orphan!.eventId), 'the orphan waits for the poll');
+      await waitFor(async () => (await published()).includes(orphan!.eventId), { what: 'the orphan polled' });
       assert.ok(Date.now() - committedAt >= 1_000, 'the orphan was taken by the poll, once old enough');
       // Marked published means the broker acknowledged it; the reader may fetch it a moment later.
       await waitFor(() => ours().some((m) => m.key === '53'), { what: 'the orphan on the topic' });

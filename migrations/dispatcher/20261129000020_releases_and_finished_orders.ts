@@ -38,6 +38,9 @@ export async function up(db: Knex): Promise<void> {
 
 export async function down(db: Knex): Promise<void> {
   await db.schema.alterTable('assignments', (t) => {
+    // MySQL dropped the foreign key's own index when up's index could serve it: give it back
+    // first, or the foreign key refuses to lose its index.
+    t.index(['vehicle_id'], 'assignments_vehicle_id_foreign');
     t.dropIndex(['vehicle_id', 'released_at'], 'assignments_vehicle_released_idx');
     t.dropColumn('closed_by');
   });

@@ -19,6 +19,8 @@ export async function down(db: Knex): Promise<void> {
     t.dropColumn('cancellation_reason');
   });
   // Cancelled orders cannot be expressed before this migration: they go back as REJECTED.
-  await db.raw("UPDATE orders SET status = 'REJECTED', rejection_reason = 'cancelled' WHERE status = 'CANCELLED'");
+  await db.raw(
+    "UPDATE orders SET status = 'REJECTED', rejection_reason = 'cancelled' WHERE status = 'CANCELLED'",
+  );
   await db.raw(`ALTER TABLE orders MODIFY status ${enumOf(BEFORE)} NOT NULL DEFAULT 'PENDING'`);
 }

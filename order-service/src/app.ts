@@ -4,7 +4,7 @@ import { registerOrderRoutes } from './orders/orders-routes.js';
 import { orderRouteDocs } from './orders/orders-api-docs.js';
 
 export type AppDeps = Pick<ServiceRuntime, 'logger' | 'metrics' | 'db' | 'admin' | 'relay'> & {
-  /** INTERNAL_TOKEN: when set, PATCH /orders/:id requires it. */
+  /** INTERNAL_TOKEN: when set, PATCH /orders/:id and POST /orders/deliveries require it. */
   internalToken?: string;
 };
 

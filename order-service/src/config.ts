@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { internalTokenEnv, parseEnv, serviceEnv } from '@delivery/common';
 
 const schema = serviceEnv({ port: 3001, database: 'orders' }).extend({
-  /** When set, PATCH /orders/:id (the dispatcher's call) requires it. */
+  /** When set, PATCH /orders/:id and POST /orders/deliveries (service-to-service moves) require it. */
   INTERNAL_TOKEN: internalTokenEnv,
 });
 

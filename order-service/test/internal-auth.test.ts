@@ -31,7 +31,7 @@ describe('with INTERNAL_TOKEN set, PATCH /orders/:id needs it', () => {
     await rt?.close();
   });
 
-  /** A CONFIRMED order, placed without any token: only the dispatcher's call is guarded. */
+  /** A CONFIRMED order, placed without any token: only the service-to-service moves are guarded. */
   async function confirmedOrder() {
     const placed = await call<{ id: number; orderNumber: string }>('POST', `${server.url}/orders`, {
       customerId: 1,

@@ -1,4 +1,4 @@
-import { coalesce, enqueueEvents, runWithCorrelationId, type Knex } from '@delivery/common';
+import { coalesce, enqueueEvents, runWithCorrelationId, type Enqueued, type Knex } from '@delivery/common';
 import { findFreeVehicles, type Vehicle } from '../vehicles/vehicles-repository.js';
 import { insertAssignments } from './assignments-repository.js';
 import { awaitCityLocks, ensureCityLock, lockCities } from './city-locks-repository.js';
@@ -117,10 +117,10 @@ export async function inCityTransaction<T>(
   const held = new Map<string, number>();
   const allocated: Allocation[] = [];
   let result: T;
-  let envelopes: object[];
+  let enqueued: Enqueued;
   try {
     // READ COMMITTED, every connection's level: each read sees the latest commit of the city.
-    [result, envelopes] = await deps.db.transaction(async (trx): Promise<[T, object[]]> => {
+    [result, enqueued] = await deps.db.transaction(async (trx): Promise<[T, Enqueued]> => {
       await lockCities(trx, [...keys].sort());
       const value = await work({ trx, held, allocated });
       return [value, await enqueueEvents(trx, allocated.map(dispatchedEvent))];
@@ -133,7 +133,7 @@ export async function inCityTransaction<T>(
     throw err;
   }
   committed?.(result);
-  announce(deps, allocated, envelopes);
+  announce(deps, allocated, enqueued);
   return result;
 }
 
@@ -253,8 +253,8 @@ function dispatchedEvent({ orderId, orderNumber, vehicleNumber, city, correlatio
   };
 }
 
-function announce(deps: ServeDeps, allocated: readonly Allocation[], envelopes: object[]): void {
-  if (envelopes.length > 0) deps.relay.notify(envelopes);
+function announce(deps: ServeDeps, allocated: readonly Allocation[], enqueued: Enqueued): void {
+  if (enqueued.messages.length > 0) deps.relay.notify(enqueued);
   for (const { orderId, orderNumber, vehicleNumber, city, cityKey, correlationId } of allocated) {
     deps.metrics.allocations.inc({ city: cityKey });
     runWithCorrelationId(correlationId, () =>

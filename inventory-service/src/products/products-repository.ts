@@ -1,4 +1,4 @@
-import type { Knex } from '@delivery/common';
+import type { Db, Trx } from '@delivery/common';
 
 /** Products in MySQL. Every function takes the knex to run on: the service's db or the caller's transaction. */
 export interface Product {
@@ -27,7 +27,7 @@ const toProduct = (row: ProductRow): Product => ({
 
 /** Throws MySQL's duplicate-key error when the given id is taken. */
 export async function insertProduct(
-  db: Knex,
+  db: Db,
   product: { id?: number; name: string; stock: number },
 ): Promise<number> {
   const [id] = await db('products').insert(product);
@@ -35,19 +35,19 @@ export async function insertProduct(
   return id;
 }
 
-export async function findProductById(db: Knex, id: number): Promise<Product | undefined> {
+export async function findProductById(db: Db, id: number): Promise<Product | undefined> {
   const row = (await db<ProductRow>('products').where({ id }).first()) as ProductRow | undefined;
   return row && toProduct(row);
 }
 
-export async function listProducts(db: Knex): Promise<Product[]> {
+export async function listProducts(db: Db): Promise<Product[]> {
   const rows = (await db<ProductRow>('products').orderBy('id')) as ProductRow[];
   return rows.map(toProduct);
 }
 
 /** Returns whether the product exists. */
 export async function updateProduct(
-  db: Knex,
+  db: Db,
   id: number,
   changes: { name?: string; stock?: number },
 ): Promise<boolean> {
@@ -62,10 +62,10 @@ export async function updateProduct(
  * read sees the latest commit). One statement, rows locked in id order: every reservation batch
  * locks in the same order, so two batches never wait on each other's rows crosswise.
  */
-export async function lockStocks(db: Knex, ids: readonly number[]): Promise<Map<number, number>> {
+export async function lockStocks(trx: Trx, ids: readonly number[]): Promise<Map<number, number>> {
   if (ids.length === 0) return new Map();
   // Plain SQL: every batch of orders runs it, and knex's builder costs as much CPU as the round trip.
-  const [rows] = (await db.raw('SELECT id, stock FROM products WHERE id IN (?) ORDER BY id FOR UPDATE', [
+  const [rows] = (await trx.raw('SELECT id, stock FROM products WHERE id IN (?) ORDER BY id FOR UPDATE', [
     [...ids],
   ])) as [{ id: number; stock: number }[]];
   return new Map(rows.map((r) => [r.id, r.stock]));
@@ -76,7 +76,7 @@ export async function lockStocks(db: Knex, ids: readonly number[]): Promise<Map<
  * guarded by `stock >= quantity`, so even a caller that had not locked the rows could never take
  * the stock below zero; returns false when a guard refused a row (the caller must roll back).
  */
-export async function takeStocks(db: Knex, quantities: ReadonlyMap<number, number>): Promise<boolean> {
+export async function takeStocks(db: Db, quantities: ReadonlyMap<number, number>): Promise<boolean> {
   if (quantities.size === 0) return true;
   const byId = `CASE id ${[...quantities.keys()].map(() => 'WHEN ? THEN ?').join(' ')} END`;
   const pairs = [...quantities].flat();
@@ -93,7 +93,7 @@ export async function takeStocks(db: Knex, quantities: ReadonlyMap<number, numbe
  * holds the rows' locks (lockStocks) and the reservation the stock came from; a product deleted
  * by hand since has no row to take it back.
  */
-export async function giveBackStocks(db: Knex, quantities: ReadonlyMap<number, number>): Promise<void> {
+export async function giveBackStocks(db: Db, quantities: ReadonlyMap<number, number>): Promise<void> {
   if (quantities.size === 0) return;
   const byId = `CASE id ${[...quantities.keys()].map(() => 'WHEN ? THEN ?').join(' ')} END`;
   await db.raw(`UPDATE products SET stock = stock + ${byId}, updated_at = NOW(3) WHERE id IN (?)`, [

@@ -1,4 +1,4 @@
-import type { Knex } from '@delivery/common';
+import type { Db, Trx } from '@delivery/common';
 
 /**
  * Reservations in MySQL. Every function takes the knex to run on: the service's db or the caller's transaction.
@@ -36,7 +36,7 @@ export interface NewReservation {
  * Inserts the reservations and their items: two statements however many. Throws MySQL's
  * duplicate-key error when an order already has a reservation (the unique order_id).
  */
-export async function insertReservations(db: Knex, reservations: readonly NewReservation[]): Promise<void> {
+export async function insertReservations(db: Db, reservations: readonly NewReservation[]): Promise<void> {
   if (reservations.length === 0) return;
   // In order id order, as insertCancellations does: two batches racing for the same orders wait
   // on each other in one direction only, never crosswise (a deadlock).
@@ -65,7 +65,7 @@ export async function insertReservations(db: Knex, reservations: readonly NewRes
  * statement. Throws MySQL's duplicate-key error when one of them got a reservation meanwhile.
  */
 export async function insertCancellations(
-  db: Knex,
+  db: Db,
   orders: readonly { orderId: number; orderNumber: string }[],
 ): Promise<void> {
   if (orders.length === 0) return;
@@ -77,7 +77,7 @@ export async function insertCancellations(
 }
 
 /** Marks the cancel applied: a RESERVED reservation becomes CANCELLED, a REJECTED one stays REJECTED. */
-export async function markCancelled(db: Knex, orderIds: readonly number[]): Promise<void> {
+export async function markCancelled(db: Db, orderIds: readonly number[]): Promise<void> {
   if (orderIds.length === 0) return;
   await db.raw(
     `UPDATE reservations SET status = CASE status WHEN 'RESERVED' THEN 'CANCELLED' ELSE status END,
@@ -88,7 +88,7 @@ export async function markCancelled(db: Knex, orderIds: readonly number[]): Prom
 
 /** The decision of each of `orderIds` that has one: one indexed lookup, no items read. */
 export async function findDecisions(
-  db: Knex,
+  db: Db,
   orderIds: readonly number[],
 ): Promise<Map<number, ReservationStatus>> {
   if (orderIds.length === 0) return new Map();
@@ -103,11 +103,11 @@ export async function findDecisions(
  * their latest status, and whether a cancel was applied to them already. Rows in order id order.
  */
 export async function lockReservations(
-  db: Knex,
+  trx: Trx,
   orderIds: readonly number[],
 ): Promise<Map<number, { status: ReservationStatus; cancelled: boolean }>> {
   if (orderIds.length === 0) return new Map();
-  const [rows] = (await db.raw(
+  const [rows] = (await trx.raw(
     `SELECT order_id, status, cancelled_at IS NOT NULL AS cancelled FROM reservations
      WHERE order_id IN (?) ORDER BY order_id FOR UPDATE`,
     [[...orderIds]],
@@ -119,7 +119,7 @@ export async function lockReservations(
 
 /** The reservations of `orderIds` with their items, by order id: one statement. */
 export async function findReservations(
-  db: Knex,
+  db: Db,
   orderIds: readonly number[],
 ): Promise<Map<number, Reservation>> {
   if (orderIds.length === 0) return new Map();
@@ -154,6 +154,6 @@ interface ReservationItemRow {
   quantity: number | null;
 }
 
-export async function findReservationByOrderId(db: Knex, orderId: number): Promise<Reservation | undefined> {
+export async function findReservationByOrderId(db: Db, orderId: number): Promise<Reservation | undefined> {
   return (await findReservations(db, [orderId])).get(orderId);
 }

@@ -1,9 +1,10 @@
 import {
   enqueueEvents,
-  markEventsProcessed,
+  keepFreshEvents,
   runWithCorrelationId,
+  type Enqueued,
   type Envelope,
-  type Knex,
+  type Trx,
   type NewEvent,
   type ServiceRuntime,
 } from '@delivery/common';
@@ -37,13 +38,13 @@ type Skipped = 'duplicate' | 'already_decided' | 'cancelled';
  * order-service ignores answers for a CANCELLED order, and a RESERVED would only mislead.
  */
 export async function reserveStock(deps: ReservationDeps, events: OrderCreated[]): Promise<void> {
-  const { decisions, envelopes } = await retryLostRace(deps.logger, events, () =>
+  const { decisions, enqueued } = await retryLostRace(deps.logger, events, () =>
     deps.db.transaction(async (trx) => {
       const decisions = await decide(trx, events);
-      return { decisions, envelopes: await persist(trx, events, decisions) };
+      return { decisions, enqueued: await persist(trx, events, decisions) };
     }),
   );
-  if (envelopes.length > 0) deps.relay.notify(envelopes);
+  if (enqueued.messages.length > 0) deps.relay.notify(enqueued);
   // The loop sets no correlation id for a batch: each line carries its own event's.
   events.forEach((event, i) =>
     runWithCorrelationId(event.correlationId, () => report(deps, event, decisions[i]!)),
@@ -56,10 +57,8 @@ export async function reserveStock(deps: ReservationDeps, events: OrderCreated[]
  * or cancelled when its cancel came first; every other order takes all its lines from the locked
  * stock or none of them.
  */
-async function decide(trx: Knex.Transaction, events: OrderCreated[]): Promise<Decision[]> {
-  const recorded = await markEventsProcessed(trx, events);
-  // Deleting as we go: an id repeated in the batch counts for its first event only.
-  const fresh = new Set(events.filter((e) => recorded.delete(e.eventId)));
+async function decide(trx: Trx, events: OrderCreated[]): Promise<Decision[]> {
+  const fresh = new Set((await keepFreshEvents(trx, events)).fresh);
   // Another order.created for the same order (a new event id), or a cancel recorded since: the
   // unique order_id is the final guard.
   const earlier = await findDecisions(trx, [...new Set([...fresh].map((e) => e.data.orderId))]);
@@ -88,10 +87,10 @@ async function decide(trx: Knex.Transaction, events: OrderCreated[]): Promise<De
 
 /** Writes what the batch decided: stock, reservations with their items, answers; one statement each. */
 async function persist(
-  trx: Knex.Transaction,
+  trx: Trx,
   events: OrderCreated[],
   decisions: Decision[],
-): Promise<Envelope<'order.inventory.updated'>[]> {
+): Promise<Enqueued<'order.inventory.updated'>> {
   const taken = new Map<number, number>();
   const reservations: NewReservation[] = [];
   const answers: NewEvent<'order.inventory.updated'>[] = [];

@@ -1,8 +1,8 @@
 import {
-  markEventsProcessed,
+  keepFreshEvents,
   runWithCorrelationId,
   type Envelope,
-  type Knex,
+  type Trx,
   type ServiceRuntime,
 } from '@delivery/common';
 import { giveBackStocks, lockStocks } from '../products/products-repository.js';
@@ -40,7 +40,7 @@ export async function returnStock(deps: ReturnStockDeps, events: OrderCancelled[
 }
 
 /** One outcome per event, in event order, then what they change; the two functions below. */
-async function cancelReservations(trx: Knex.Transaction, events: OrderCancelled[]): Promise<Outcome[]> {
+async function cancelReservations(trx: Trx, events: OrderCancelled[]): Promise<Outcome[]> {
   const outcomes = await decide(trx, events);
   await persist(trx, events, outcomes);
   return outcomes;
@@ -54,10 +54,8 @@ async function cancelReservations(trx: Knex.Transaction, events: OrderCancelled[
  * never change, and a reservation that appears after that read makes the cancel's own row a
  * duplicate key, and the batch runs again (retryLostRace).
  */
-async function decide(trx: Knex.Transaction, events: OrderCancelled[]): Promise<Outcome[]> {
-  const recorded = await markEventsProcessed(trx, events);
-  // Deleting as we go: an id repeated in the batch counts for its first event only.
-  const fresh = new Set(events.filter((e) => recorded.delete(e.eventId)));
+async function decide(trx: Trx, events: OrderCancelled[]): Promise<Outcome[]> {
+  const fresh = new Set((await keepFreshEvents(trx, events)).fresh);
   const found = await findReservations(trx, [...new Set([...fresh].map((e) => e.data.orderId))]);
   const held = [...found.values()].filter((r) => r.status === 'RESERVED');
   await lockStocks(trx, [...new Set(held.flatMap((r) => r.items.map((i) => i.productId)))]);
@@ -78,7 +76,7 @@ async function decide(trx: Knex.Transaction, events: OrderCancelled[]): Promise<
 }
 
 /** Cancellation rows, reservations marked, stock given back: one statement each. */
-async function persist(trx: Knex.Transaction, events: OrderCancelled[], outcomes: Outcome[]): Promise<void> {
+async function persist(trx: Trx, events: OrderCancelled[], outcomes: Outcome[]): Promise<void> {
   const returned = new Map<number, number>();
   const toMark: number[] = [];
   const toRecord: { orderId: number; orderNumber: string }[] = [];

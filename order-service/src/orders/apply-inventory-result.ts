@@ -1,6 +1,6 @@
 import {
   enqueueEvents,
-  markEventsProcessed,
+  keepFreshEvents,
   runWithCorrelationId,
   type Envelope,
   type NewEvent,
@@ -32,11 +32,8 @@ export async function applyInventoryResults(
   deps: OrdersDeps,
   events: readonly InventoryUpdated[],
 ): Promise<void> {
-  const { decisions, envelopes } = await deps.db.transaction(async (trx) => {
-    const recorded = await markEventsProcessed(trx, events);
-    // Set.delete is true once per id: a second copy of an event in the batch is a duplicate.
-    const isFresh = events.map((e) => recorded.delete(e.eventId));
-    const fresh = events.filter((_, i) => isFresh[i]);
+  const { decisions, enqueued } = await deps.db.transaction(async (trx) => {
+    const { fresh, isFresh } = await keepFreshEvents(trx, events);
     const reserved = fresh.filter((e) => e.data.status === 'RESERVED').map((e) => e.data.orderId);
     const orders = await lockOrdersOfEvents(trx, fresh, reserved);
     const decisions = events.map((event, i): Decision =>
@@ -49,10 +46,10 @@ export async function applyInventoryResults(
       'CONFIRMED',
     );
     await moveLocked(trx, decisions.filter((d) => d.outcome === 'rejected').map(rejection), 'REJECTED');
-    const envelopes = await enqueueEvents(trx, confirmed.map(confirmation));
-    return { decisions, envelopes };
+    const enqueued = await enqueueEvents(trx, confirmed.map(confirmation));
+    return { decisions, enqueued };
   });
-  if (envelopes.length > 0) deps.relay.notify(envelopes);
+  if (enqueued.messages.length > 0) deps.relay.notify(enqueued);
   for (const decision of decisions)
     runWithCorrelationId(decision.event.correlationId, () => report(deps, decision));
 }

@@ -1,4 +1,4 @@
-import { AppError, enqueueEvents, runWithCorrelationId, type Knex, type NewEvent } from '@delivery/common';
+import { AppError, enqueueEvents, runWithCorrelationId, type Trx, type NewEvent } from '@delivery/common';
 import type { DeliveriesInput } from './order-schemas.js';
 import { MANUAL_STATUSES, canMove, type OrderStatus } from './order-status.js';
 import { cancellationsCounter, type OrdersDeps } from './orders-deps.js';
@@ -18,17 +18,17 @@ export interface StatusChange {
  */
 export async function changeOrderStatus(deps: OrdersDeps, id: number, change: StatusChange): Promise<Order> {
   const at = new Date();
-  const { order, envelopes } = await deps.db.transaction(async (trx) => {
+  const { order, enqueued } = await deps.db.transaction(async (trx) => {
     const current = (await findOrdersByIds(trx, [id], { itemsOf: [id], forUpdate: true })).get(id);
     if (!current) throw orderNotFound(id);
-    if (current.status === change.status) return { order: current, envelopes: [] };
+    if (current.status === change.status) return { order: current, enqueued: undefined };
     if (!MANUAL_STATUSES.includes(change.status) || !canMove(current.status, change.status))
       throw invalidTransition(current, change.status);
     const [moved] = await applyMoves(trx, [current], change, at);
-    return { order: moved!, envelopes: await enqueueEvents(trx, [statusEvent(moved!)]) };
+    return { order: moved!, enqueued: await enqueueEvents(trx, [statusEvent(moved!)]) };
   });
-  if (envelopes.length > 0) {
-    deps.relay.notify(envelopes);
+  if (enqueued) {
+    deps.relay.notify(enqueued);
     reportMove(deps, order);
   }
   return order;
@@ -40,7 +40,7 @@ export type DeliveryResult =
   | { orderId: number; ok: false; status: number; error: { code: string; message: string } };
 
 /**
- * POST /orders/deliveries, the dispatcher's call for the releases it has in hand: the orders are
+ * POST /orders/deliveries, the dispatcher's request for the releases it has in hand: the orders are
  * locked and decided in one read, every deliverable one moves in one UPDATE, and their
  * order.delivered events go in one outbox INSERT, whatever their number. Each delivery gets
  * exactly PATCH's answer (404, 409 with the same message; DELIVERED already is ok).
@@ -55,15 +55,15 @@ export async function deliverOrders(
   const flowOf = new Map<number, string | undefined>();
   for (const d of deliveries) if (!flowOf.has(d.orderId)) flowOf.set(d.orderId, d.correlationId);
 
-  const { orders, moved, envelopes } = await deps.db.transaction(async (trx) => {
+  const { orders, moved, enqueued } = await deps.db.transaction(async (trx) => {
     const orders = await findOrdersByIds(trx, ids, { forUpdate: true });
     const deliverable = [...orders.values()].filter((o) => canMove(o.status, 'DELIVERED'));
     const moved = await applyMoves(trx, deliverable, { status: 'DELIVERED' }, at);
     for (const order of moved) orders.set(order.id, order);
     const events = moved.map((order) => ({ ...statusEvent(order), correlationId: flowOf.get(order.id) }));
-    return { orders, moved, envelopes: await enqueueEvents(trx, events) };
+    return { orders, moved, enqueued: await enqueueEvents(trx, events) };
   });
-  deps.relay.notify(envelopes);
+  deps.relay.notify(enqueued);
   for (const order of moved) {
     const flow = flowOf.get(order.id);
     if (flow) runWithCorrelationId(flow, () => reportMove(deps, order));
@@ -88,7 +88,7 @@ export async function deliverOrders(
 
 /** Moves locked orders that may take the status, in one statement; returns them as they are now. */
 async function applyMoves(
-  trx: Knex.Transaction,
+  trx: Trx,
   orders: readonly Order[],
   { status, reason }: StatusChange,
   at: Date,

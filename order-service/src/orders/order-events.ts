@@ -1,4 +1,4 @@
-import { PoisonMessageError, type Envelope, type Knex, type OrderPlacedData } from '@delivery/common';
+import { PoisonMessageError, type Envelope, type Trx, type OrderPlacedData } from '@delivery/common';
 import { numberToMoneyString } from './money.js';
 import { statusesBefore, type OrderStatus } from './order-status.js';
 import { findOrdersByIds, moveOrders, type Order, type OrderChange } from './orders-repository.js';
@@ -26,7 +26,7 @@ export function orderEventData(order: Order): OrderPlacedData {
  * that event does).
  */
 export async function lockOrdersOfEvents(
-  trx: Knex.Transaction,
+  trx: Trx,
   events: readonly Envelope<'order.inventory.updated' | 'order.dispatched'>[],
   itemsOf: readonly number[] = [],
 ): Promise<Map<number, Order>> {
@@ -42,11 +42,7 @@ export async function lockOrdersOfEvents(
  * Moves a batch's orders to `to` in one guarded statement. The batch holds their locks and
  * decided each move from their status, so every row must move: anything else rolls it back.
  */
-export async function moveLocked(
-  trx: Knex.Transaction,
-  changes: readonly OrderChange[],
-  to: OrderStatus,
-): Promise<void> {
+export async function moveLocked(trx: Trx, changes: readonly OrderChange[], to: OrderStatus): Promise<void> {
   const moved = await moveOrders(trx, changes, statusesBefore(to), to);
   if (moved !== changes.length) throw new Error(`${moved} of ${changes.length} locked orders moved to ${to}`);
 }

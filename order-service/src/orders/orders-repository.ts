@@ -1,4 +1,4 @@
-import { cityKey, type Knex } from '@delivery/common';
+import { cityKey, type Db, type Knex } from '@delivery/common';
 import { centsToNumber, toCents } from './money.js';
 import type { OrderStatus } from './order-status.js';
 
@@ -64,7 +64,7 @@ interface Written {
   affectedRows: number;
 }
 
-async function write(db: Knex, sql: string, bindings: readonly unknown[]): Promise<Written> {
+async function write(db: Db, sql: string, bindings: readonly unknown[]): Promise<Written> {
   const [result] = (await db.raw(sql, bindings as Knex.RawBinding[])) as [Written];
   return result;
 }
@@ -77,7 +77,7 @@ async function write(db: Knex, sql: string, bindings: readonly unknown[]): Promi
  * ids at once in every innodb_autoinc_lock_mode. The order-number UPDATE must then match exactly
  * our rows, which checks it. Three statements for any number of orders.
  */
-export async function insertOrders(db: Knex, orders: readonly NewOrder[], at: Date): Promise<number[]> {
+export async function insertOrders(db: Db, orders: readonly NewOrder[], at: Date): Promise<number[]> {
   const { insertId: first } = await write(
     db,
     `INSERT INTO orders (customer_id, city, city_key, total_amount, created_at, updated_at) VALUES ${orders.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}`,
@@ -111,7 +111,7 @@ export async function insertOrders(db: Knex, orders: readonly NewOrder[], at: Da
 let step: number | undefined;
 
 /** The server's auto-increment step (1 unless set for multi-primary replication); read once. */
-async function autoIncrementStep(db: Knex): Promise<number> {
+async function autoIncrementStep(db: Db): Promise<number> {
   if (step === undefined) {
     const [[row]] = (await db.raw('SELECT @@auto_increment_increment AS step')) as [{ step: number }[]];
     step = Number(row?.step ?? 1);
@@ -121,7 +121,7 @@ async function autoIncrementStep(db: Knex): Promise<number> {
 
 /** The order and its items in one round trip; `forUpdate` locks the order row (and its item rows). */
 export async function findOrderById(
-  db: Knex,
+  db: Db,
   id: number,
   { forUpdate = false } = {},
 ): Promise<Order | undefined> {
@@ -133,7 +133,7 @@ export async function findOrderById(
  * only for the orders in `itemsOf` (the others get an empty list); `forUpdate` locks the rows read.
  */
 export async function findOrdersByIds(
-  db: Knex,
+  db: Db,
   ids: readonly number[],
   { itemsOf = [], forUpdate = false }: { itemsOf?: readonly number[]; forUpdate?: boolean } = {},
 ): Promise<Map<number, Order>> {
@@ -175,7 +175,7 @@ export interface OrderFilter {
 }
 
 /** Newest first; a city matches by its key, as the dispatcher matches it (cities.ts in common). */
-export async function listOrders(db: Knex, { status, city, limit }: OrderFilter): Promise<Order[]> {
+export async function listOrders(db: Db, { status, city, limit }: OrderFilter): Promise<Order[]> {
   const rows = (await db<OrderRow>('orders')
     .where({ ...(status ? { status } : {}), ...(city ? { city_key: cityKey(city) } : {}) })
     .orderBy('id', 'desc')
@@ -219,7 +219,7 @@ function perOrderValues(changes: readonly OrderChange[]): { set: string[]; value
  * `at` stamps updated_at instead of NOW(3): the caller can then tell the rows it moved.
  */
 export async function moveOrders(
-  db: Knex,
+  db: Db,
   changes: readonly OrderChange[],
   from: readonly OrderStatus[],
   to: OrderStatus,
@@ -237,7 +237,7 @@ export async function moveOrders(
 
 /** Records each order's vehicle without touching the status (orders delivered before their dispatch event). */
 export async function setVehiclesIfMissing(
-  db: Knex,
+  db: Db,
   changes: readonly (OrderChange & { vehicleNumber: string })[],
 ): Promise<number> {
   if (changes.length === 0) return 0;
@@ -250,7 +250,7 @@ export async function setVehiclesIfMissing(
   return affectedRows;
 }
 
-async function withItems(db: Knex, rows: OrderRow[]): Promise<Order[]> {
+async function withItems(db: Db, rows: OrderRow[]): Promise<Order[]> {
   if (rows.length === 0) return [];
   const items = (await db<ItemRow>('order_items')
     .whereIn(

@@ -80,14 +80,14 @@ async function placeOrders({ db, relay }: OrdersDeps, batch: readonly Placement[
   const at = new Date();
   let committing = false;
   try {
-    const { orders, envelopes } = await db.transaction(async (trx) => {
+    const { orders, enqueued } = await db.transaction(async (trx) => {
       const ids = await insertOrders(
         trx,
         batch.map((p) => p.order),
         at,
       );
       const orders = batch.map((p, k) => placedOrder(ids[k]!, p.order, at));
-      const envelopes = await enqueueEvents(
+      const enqueued = await enqueueEvents(
         trx,
         orders.map((order, k) => ({
           type: 'order.created' as const,
@@ -97,9 +97,9 @@ async function placeOrders({ db, relay }: OrdersDeps, batch: readonly Placement[
         })),
       );
       committing = true;
-      return { orders, envelopes };
+      return { orders, enqueued };
     });
-    relay.notify(envelopes);
+    relay.notify(enqueued);
     return orders;
   } catch (err) {
     if (committing && typeof err === 'object' && err !== null) commitUncertain.add(err);

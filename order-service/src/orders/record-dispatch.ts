@@ -1,4 +1,4 @@
-import { markEventsProcessed, runWithCorrelationId, type Envelope } from '@delivery/common';
+import { keepFreshEvents, runWithCorrelationId, type Envelope } from '@delivery/common';
 import { lockOrdersOfEvents, moveLocked } from './order-events.js';
 import { canMove, type OrderStatus } from './order-status.js';
 import type { OrdersDeps } from './orders-deps.js';
@@ -23,10 +23,7 @@ interface Decision {
  */
 export async function recordDispatches(deps: OrdersDeps, events: readonly OrderDispatched[]): Promise<void> {
   const decisions = await deps.db.transaction(async (trx) => {
-    const recorded = await markEventsProcessed(trx, events);
-    // Set.delete is true once per id: a second copy of an event in the batch is a duplicate.
-    const isFresh = events.map((e) => recorded.delete(e.eventId));
-    const fresh = events.filter((_, i) => isFresh[i]);
+    const { fresh, isFresh } = await keepFreshEvents(trx, events);
     const orders = await lockOrdersOfEvents(trx, fresh);
     const decisions = events.map((event, i): Decision =>
       isFresh[i] ? decide(orders.get(event.data.orderId)!, event) : { event, outcome: 'duplicate' },
