@@ -1,4 +1,5 @@
 import { Kafka, Partitioners, logLevel, type Admin, type LogEntry, type Producer } from 'kafkajs';
+import './kafkajs-idle-fix.js';
 import type { Logger } from './logger.js';
 import { withTimeout } from './timeout.js';
 
