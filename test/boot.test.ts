@@ -1,5 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { call } from '@delivery/common/testing';
 import { startSystem, stopProcess, type System } from './support.js';
 
 describe('the three services as real processes', () => {
@@ -11,13 +12,12 @@ describe('the three services as real processes', () => {
 
   it('each answers /healthz and /readyz with its database and Kafka checked', async () => {
     for (const s of Object.values(system.services)) {
-      const health = await fetch(`${s.url}/healthz`);
+      const health = await call('GET', `${s.url}/healthz`);
       assert.equal(health.status, 200, `${s.name} /healthz`);
-      const ready = await fetch(`${s.url}/readyz`);
-      const body = (await ready.json()) as { checks: Record<string, string> };
+      const ready = await call<{ checks: Record<string, string> }>('GET', `${s.url}/readyz`);
       assert.equal(ready.status, 200, `${s.name} /readyz`);
-      assert.equal(body.checks.database, 'ok');
-      assert.equal(body.checks.kafka, 'ok');
+      assert.equal(ready.body.checks.database, 'ok');
+      assert.equal(ready.body.checks.kafka, 'ok');
     }
   });
 

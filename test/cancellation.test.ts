@@ -5,8 +5,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createDb, type Db } from '@delivery/common';
-import { uniqueId, waitFor } from '@delivery/common/testing';
-import { startSystem, stopProcess, type System } from './support.js';
+import { client, uniqueId, waitFor } from '@delivery/common/testing';
+import { startSystem, stopProcess, waitForConsumed, type System } from './support.js';
 
 interface Order {
   id: number;
@@ -17,28 +17,14 @@ interface Order {
 
 describe('cancelling orders and delivering by hand, three real processes', () => {
   let system: System;
+  let orderDb: Db;
   let dispatchDb: Db;
   let inventoryDb: Db;
-  const url = (service: keyof System['services']) => system.services[service].url;
-
-  async function send<T>(
-    method: string,
-    target: string,
-    body?: unknown,
-    headers: Record<string, string> = {},
-  ) {
-    const res = await fetch(target, {
-      method,
-      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json()) as T };
-  }
+  const api = (service: keyof System['services']) => client(system.services[service].url);
 
   const place = async (city: string, productId: number, quantity: number, requestId?: string) => {
-    const res = await send<Order>(
-      'POST',
-      `${url('order-service')}/orders`,
+    const res = await api('order-service').post<Order>(
+      '/orders',
       { customerId: 3, city, items: [{ productId, price: 1.5, quantity }] },
       requestId ? { 'x-request-id': requestId } : {},
     );
@@ -46,14 +32,12 @@ describe('cancelling orders and delivering by hand, three real processes', () =>
     return res.body;
   };
   const cancel = (order: Order, requestId?: string) =>
-    send<Order & { error?: { code: string } }>(
-      'POST',
-      `${url('order-service')}/orders/${order.id}/cancel`,
+    api('order-service').post<Order & { error?: { code: string } }>(
+      `/orders/${order.id}/cancel`,
       { reason: 'test' },
       requestId ? { 'x-request-id': requestId } : {},
     );
-  const orderNow = async (id: number) =>
-    (await send<Order>('GET', `${url('order-service')}/orders/${id}`)).body;
+  const orderNow = async (id: number) => (await api('order-service').get<Order>(`/orders/${id}`)).body;
   const orderWhen = (id: number, done: (o: Order) => boolean, what: string) =>
     waitFor(
       async () => {
@@ -63,19 +47,18 @@ describe('cancelling orders and delivering by hand, three real processes', () =>
       { timeoutMs: 30_000, what },
     );
   const stockOf = async (productId: number) =>
-    (await send<{ stock: number }>('GET', `${url('inventory-service')}/products/${productId}`)).body.stock;
+    (await api('inventory-service').get<{ stock: number }>(`/products/${productId}`)).body.stock;
   const newProduct = async (stock: number) => {
     const id = 1_000 + Math.floor(Math.random() * 1_000_000);
     assert.equal(
-      (await send('POST', `${url('inventory-service')}/products`, { id, name: `P${id}`, stock })).status,
+      (await api('inventory-service').post('/products', { id, name: `P${id}`, stock })).status,
       201,
     );
     return id;
   };
   const register = async (vehicle_number: string, city: string) =>
     assert.equal(
-      (await send('POST', `${url('dispatcher-service')}/dispatch-locations`, { vehicle_number, city }))
-        .status,
+      (await api('dispatcher-service').post('/dispatch-locations', { vehicle_number, city })).status,
       201,
     );
   const activeOrders = async () =>
@@ -93,10 +76,12 @@ describe('cancelling orders and delivering by hand, three real processes', () =>
 
   before(async () => {
     system = await startSystem();
+    orderDb = createDb({ url: system.mysqlUrl, database: system.services['order-service'].database });
     dispatchDb = createDb({ url: system.mysqlUrl, database: system.services['dispatcher-service'].database });
     inventoryDb = createDb({ url: system.mysqlUrl, database: system.services['inventory-service'].database });
   });
   after(async () => {
+    await orderDb?.destroy();
     await dispatchDb?.destroy();
     await inventoryDb?.destroy();
     await system?.stop();
@@ -134,9 +119,8 @@ describe('cancelling orders and delivering by hand, three real processes', () =>
     await waitFor(async () => (await stockOf(product)) === 10, { what: 'the stock back to 10' });
     const vehicle = `W-${uniqueId().toUpperCase()}`;
     await register(vehicle, city);
-    const free = await send<{ vehicle_number: string }[]>(
-      'GET',
-      `${url('dispatcher-service')}/dispatch-locations/${encodeURIComponent(city)}?available=true`,
+    const free = await api('dispatcher-service').get<{ vehicle_number: string }[]>(
+      `/dispatch-locations/${encodeURIComponent(city)}?available=true`,
     );
     assert.deepEqual(
       free.body.map((v) => v.vehicle_number),
@@ -191,7 +175,7 @@ describe('cancelling orders and delivering by hand, three real processes', () =>
     const [handDelivered, next] = [await place(city, product, 1), await place(city, product, 1)];
     await waitFor(async () => (await waitingOrders()).includes(next.id), { what: 'two orders waiting' });
     const byHand = (order: Order) =>
-      send('PATCH', `${url('order-service')}/orders/${order.id}`, { status: 'DELIVERED' });
+      api('order-service').patch(`/orders/${order.id}`, { status: 'DELIVERED' });
 
     assert.equal((await byHand(handDelivered)).status, 200, 'a waiting (CONFIRMED) order delivered by hand');
     await waitFor(async () => !(await waitingOrders()).includes(handDelivered.id), { what: 'off the queue' });
@@ -218,9 +202,8 @@ describe('cancelling orders and delivering by hand, three real processes', () =>
       await orderWhen(order.id, (o) => o.status === 'DISPATCHED', 'DISPATCHED');
       const [cancelled, released] = await Promise.all([
         cancel(order),
-        send<{ error?: { code: string } }>(
-          'PATCH',
-          `${url('dispatcher-service')}/dispatch-locations/${vehicle}/release`,
+        api('dispatcher-service').patch<{ error?: { code: string } }>(
+          `/dispatch-locations/${vehicle}/release`,
           { orderId: order.id },
         ),
       ]);
@@ -285,8 +268,13 @@ describe('cancelling orders and delivering by hand, three real processes', () =>
       },
       { what: 'no cancelled order on a vehicle or in a queue' },
     );
-    // A second return would show up late: give it time, then check again.
-    await new Promise((r) => setTimeout(r, 1_000));
+    // A second return would come from an event inventory-service handles (an order.cancelled
+    // sent twice, an order.created arriving after its cancel). Once every order-service event is
+    // on the broker and inventory-service has committed all of them, each one had its effect.
+    await waitFor(async () => (await orderDb('outbox').whereNull('published_at').first()) === undefined, {
+      what: 'order-service outbox published',
+    });
+    await waitForConsumed(system, 'inventory-service', ['order.created', 'order.cancelled']);
     for (const product of products) {
       const held = live
         .filter((o) => o.plan.product === product)

@@ -4,7 +4,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { waitFor } from '@delivery/common/testing';
+import { client, waitFor, type Client } from '@delivery/common/testing';
 import { startSystem, type System } from './support.js';
 
 interface Order {
@@ -17,34 +17,21 @@ interface Order {
 
 describe('the whole story over HTTP, three real processes', () => {
   let system: System;
-  let orderUrl: string;
-  let inventoryUrl: string;
-  let dispatcherUrl: string;
-
-  async function send<T>(method: string, url: string, body?: unknown, requestId?: string) {
-    const headers: Record<string, string> = {};
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    if (requestId) headers['x-request-id'] = requestId;
-    const res = await fetch(url, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json()) as T, requestId: res.headers.get('x-request-id') };
-  }
+  let orders: Client;
+  let inventory: Client;
+  let dispatcher: Client;
 
   const place = (city: string, productId: number, quantity: number, requestId?: string) =>
-    send<Order>(
-      'POST',
-      `${orderUrl}/orders`,
+    orders.post<Order>(
+      '/orders',
       { customerId: 7, city, items: [{ productId, price: 49.99, quantity }] },
-      requestId,
+      requestId ? { 'x-request-id': requestId } : {},
     );
 
   const orderWhen = (id: number, done: (o: Order) => boolean, what: string) =>
     waitFor(
       async () => {
-        const { body } = await send<Order>('GET', `${orderUrl}/orders/${id}`);
+        const { body } = await orders.get<Order>(`/orders/${id}`);
         return done(body) ? body : undefined;
       },
       { timeoutMs: 30_000, what },
@@ -55,26 +42,17 @@ describe('the whole story over HTTP, three real processes', () => {
 
   before(async () => {
     system = await startSystem();
-    orderUrl = system.services['order-service'].url;
-    inventoryUrl = system.services['inventory-service'].url;
-    dispatcherUrl = system.services['dispatcher-service'].url;
-    assert.equal(
-      (await send('POST', `${inventoryUrl}/products`, { id: 101, name: 'Rice 5kg', stock: 50 })).status,
-      201,
-    );
-    assert.equal(
-      (await send('POST', `${inventoryUrl}/products`, { id: 202, name: 'Rare tea', stock: 1 })).status,
-      201,
-    );
+    orders = client(system.services['order-service'].url);
+    inventory = client(system.services['inventory-service'].url);
+    dispatcher = client(system.services['dispatcher-service'].url);
+    assert.equal((await inventory.post('/products', { id: 101, name: 'Rice 5kg', stock: 50 })).status, 201);
+    assert.equal((await inventory.post('/products', { id: 202, name: 'Rare tea', stock: 1 })).status, 201);
     for (const [vehicle_number, city] of [
       ['ABC-1234', 'Colombo'],
       ['XYZ-5678', 'Colombo'],
       ['KDY-1001', 'Kandy'],
     ]) {
-      assert.equal(
-        (await send('POST', `${dispatcherUrl}/dispatch-locations`, { vehicle_number, city })).status,
-        201,
-      );
+      assert.equal((await dispatcher.post('/dispatch-locations', { vehicle_number, city })).status, 201);
     }
   });
   after(() => system?.stop());
@@ -84,7 +62,7 @@ describe('the whole story over HTTP, three real processes', () => {
     const placed = await place('Colombo', 101, 2, requestId);
     assert.equal(placed.status, 201);
     assert.equal(placed.body.status, 'PENDING');
-    assert.equal(placed.requestId, requestId);
+    assert.equal(placed.headers.get('x-request-id'), requestId);
     const dispatched = await orderWhen(placed.body.id, (o) => o.status === 'DISPATCHED', 'DISPATCHED');
     assert.equal(dispatched.vehicleNumber, 'ABC-1234', 'the first registered vehicle of Colombo');
 
@@ -104,7 +82,7 @@ describe('the whole story over HTTP, three real processes', () => {
   });
 
   it('GET /dispatch-locations/colombo lists exactly vehicle_number and city, in registration order', async () => {
-    const { status, body } = await send<unknown[]>('GET', `${dispatcherUrl}/dispatch-locations/colombo`);
+    const { status, body } = await dispatcher.get<unknown[]>('/dispatch-locations/colombo');
     assert.equal(status, 200);
     assert.deepEqual(body, [
       { vehicle_number: 'ABC-1234', city: 'Colombo' },
@@ -133,9 +111,8 @@ describe('the whole story over HTTP, three real processes', () => {
       { what: '"All vehicles occupied" for the second order' },
     );
 
-    const release = await send<Record<string, unknown>>(
-      'PATCH',
-      `${dispatcherUrl}/dispatch-locations/KDY-1001/kandy/release`,
+    const release = await dispatcher.patch<Record<string, unknown>>(
+      '/dispatch-locations/KDY-1001/kandy/release',
     );
     assert.equal(release.status, 200);
     assert.deepEqual(release.body, {
@@ -166,8 +143,8 @@ describe('the whole story over HTTP, three real processes', () => {
         what: '"Cannot find vehicle" logged',
       },
     );
-    assert.equal((await send<Order>('GET', `${orderUrl}/orders/${order.id}`)).body.status, 'CONFIRMED');
-    await send('POST', `${dispatcherUrl}/dispatch-locations`, { vehicle_number: 'GLE-2001', city: 'Galle' });
+    assert.equal((await orders.get<Order>(`/orders/${order.id}`)).body.status, 'CONFIRMED');
+    await dispatcher.post('/dispatch-locations', { vehicle_number: 'GLE-2001', city: 'Galle' });
     const dispatched = await orderWhen(order.id, (o) => o.status === 'DISPATCHED', 'Galle order DISPATCHED');
     assert.equal(dispatched.vehicleNumber, 'GLE-2001');
   });
@@ -176,17 +153,17 @@ describe('the whole story over HTTP, three real processes', () => {
     const order = (await place('Colombo', 202, 2)).body;
     const rejected = await orderWhen(order.id, (o) => o.status === 'REJECTED', 'REJECTED');
     assert.match(rejected.rejectionReason ?? '', /product 202/);
-    assert.equal((await send<{ stock: number }>('GET', `${inventoryUrl}/products/202`)).body.stock, 1);
+    assert.equal((await inventory.get<{ stock: number }>('/products/202')).body.stock, 1);
     assert.equal(logged('dispatcher-service', `Vehicle allocated for order ${order.orderNumber}`).length, 0);
   });
 
   it('metrics show the flow: events by topic, allocations by city, outbox backlog, route latency', async () => {
-    const text = async (url: string) => (await fetch(`${url}/metrics`)).text();
-    const order = await text(orderUrl);
+    const text = async (service: Client) => (await service.get('/metrics')).text;
+    const order = await text(orders);
     assert.match(order, /events_published_total\{topic="[^"]*order\.created"/);
     assert.match(order, /events_consumed_total\{topic="[^"]*order\.inventory\.updated",outcome="ok"/);
     assert.match(order, /outbox_backlog\{[^}]*\} \d+/);
     assert.match(order, /http_request_duration_seconds_count\{[^}]*route="\/orders"/);
-    assert.match(await text(dispatcherUrl), /dispatcher_allocations_total\{[^}]*city="kandy"/i);
+    assert.match(await text(dispatcher), /dispatcher_allocations_total\{[^}]*city="kandy"/i);
   });
 });

@@ -8,10 +8,18 @@ import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dropDatabase, prepareDatabase } from '@delivery/common';
+import {
+  createKafka,
+  createLogger,
+  dropDatabase,
+  prepareDatabase,
+  topicName,
+  type EventType,
+} from '@delivery/common';
 import {
   TEST_KAFKA_BROKERS,
   TEST_MYSQL_URL,
+  call,
   deleteTestTopics,
   testTopicPrefix,
   uniqueId,
@@ -121,7 +129,7 @@ export function waitReady(s: RunningService, timeoutMs = 60_000): Promise<boolea
   return waitFor(
     async () => {
       if (s.process.exitCode !== null) throw new Error(`${s.name} exited with ${s.process.exitCode}`);
-      return (await fetch(`${s.url}/readyz`)).status === 200;
+      return (await call('GET', `${s.url}/readyz`)).status === 200;
     },
     { timeoutMs, intervalMs: 200, what: `${s.name} ready` },
   );
@@ -213,6 +221,46 @@ export async function startSystem(
       if (options.kafkaBrokers === undefined) await deleteTestTopics(prefix);
     },
   };
+}
+
+/**
+ * Resolves once the service's consumer group has committed every message the topics of `types`
+ * hold now. The consumer loop commits only what it handled, so by then each of those messages
+ * was handled and its effect is visible: what a negative check waits for instead of a sleep.
+ */
+export async function waitForConsumed(
+  system: System,
+  service: ServiceName,
+  types: EventType[],
+  timeoutMs = 30_000,
+): Promise<void> {
+  const admin = createKafka({
+    clientId: 'test-consumed',
+    brokers: String(system.services[service].env.KAFKA_BROKERS).split(','),
+    logger: createLogger({ service: 'test', level: 'silent' }),
+  }).admin();
+  await admin.connect();
+  try {
+    const groupId = `${system.prefix}${service}`;
+    const topics = types.map((type) => topicName(system.prefix, type));
+    const ends = new Map<string, number>();
+    for (const topic of topics)
+      for (const p of await admin.fetchTopicOffsets(topic))
+        ends.set(`${topic}/${p.partition}`, Number(p.high));
+    await waitFor(
+      async () =>
+        (await admin.fetchOffsets({ groupId, topics })).every(({ topic, partitions }) =>
+          partitions.every((p) => {
+            const end = ends.get(`${topic}/${p.partition}`) ?? 0;
+            // A partition that was empty has nothing to commit (its offset stays -1).
+            return end === 0 || Number(p.offset) >= end;
+          }),
+        ),
+      { timeoutMs, intervalMs: 200, what: `${groupId} to commit what ${topics.join(', ')} held` },
+    );
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** Send `signal` (SIGTERM by default) and wait for the exit code; null when a signal ended it. */

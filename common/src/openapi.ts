@@ -26,13 +26,20 @@ export interface RouteDoc {
   responses: Record<number, ResponseDoc>;
 }
 
+/** An error as the JSON error body carries it (errors.ts): a stable code and a message for people. */
+export const errorJson = z.object({ code: z.string(), message: z.string() });
+
+/** Every 4xx and 5xx answer (DESIGN.md §3); a response doc without a schema at ≥ 400 means this. */
 export const errorBody = z.object({
-  error: z.object({
-    code: z.string(),
-    message: z.string(),
+  error: errorJson.extend({
     details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
   }),
 });
+
+/** The 401 of a route behind `requireInternalToken`. */
+export const internalTokenRefused: ResponseDoc = {
+  description: 'unauthorized: INTERNAL_TOKEN is set and the request does not carry it',
+};
 
 /** The routes every service's shared app serves (health, readiness, metrics, these docs). */
 export const platformRoutes: RouteDoc[] = [
@@ -73,11 +80,17 @@ export const platformRoutes: RouteDoc[] = [
   },
 ];
 
+/** A schema as the document carries it: what a client sends (`input`) or what a route answers (`output`). */
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, {
     target: 'openapi-3.0',
     io,
     unrepresentable: 'any',
+    // What a service sends is described by its format ("date-time"); zod's long regex for that
+    // format is how it checks input, and only clutters a response.
+    override: ({ jsonSchema: out }) => {
+      if (io === 'output' && out.format) delete out.pattern;
+    },
   });
   return rest;
 }
@@ -103,7 +116,8 @@ function operation(route: RouteDoc) {
     ...(route.body
       ? {
           requestBody: {
-            required: true,
+            // A body schema that accepts no body at all (`.optional()`) documents an optional body.
+            required: !route.body.safeParse(undefined).success,
             content: { 'application/json': { schema: jsonSchema(route.body, 'input') } },
           },
         }

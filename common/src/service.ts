@@ -3,14 +3,15 @@ import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { CommonConfig } from './config.js';
-import { createConsumerLoop, type ConsumerLoop, type EventHandler } from './consumer.js';
+import { createConsumerLoop, type ConsumerLoop } from './consumer-loop.js';
 import { createDb, type Db } from './db.js';
 import { createHttpServer } from './http.js';
 import { TOPICS, dlqTopic, topicName } from './events.js';
+import type { EventHandler } from './event-handlers.js';
 import { createKafka, createProducer, ensureTopics } from './kafka.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { createOutboxRelay, type OutboxRelay } from './outbox.js';
+import { createOutboxRelay, type OutboxRelay } from './outbox-relay.js';
 import { onShutdown, type ShutdownStep } from './shutdown.js';
 
 export interface ServiceConfig extends CommonConfig {

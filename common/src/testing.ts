@@ -238,7 +238,11 @@ export async function readTopic(kafka: Kafka, prefix: string, topic: string): Pr
 
 export interface ApiResponse<T = unknown> {
   status: number;
+  /** The answer parsed as JSON when its content type says JSON; undefined when it is empty or not JSON. */
   body: T;
+  /** The answer as it came (Prometheus text, HTML, or JSON to look at as sent). */
+  text: string;
+  headers: Headers;
 }
 
 /** The body of every error answer the services give. */
@@ -246,23 +250,68 @@ export interface ErrorBody {
   error: { code: string; message: string; details?: ErrorDetail[] };
 }
 
+export interface CallOptions {
+  /** Give up on the request after this long (default: wait as long as it takes). */
+  timeoutMs?: number;
+}
+
 /**
- * One JSON request. A string body is sent as it is, so a test can send malformed JSON; an empty
- * answer gives an undefined body.
+ * One request, the HTTP client of every test. The body: an object goes as JSON; a string goes
+ * as it is under a JSON content type, so a test can send malformed JSON (a content-type header
+ * of its own wins); a Buffer goes as it is with no content type. A refused connection rejects,
+ * as fetch does.
  */
 export async function call<T = unknown>(
   method: string,
   url: string,
   body?: unknown,
   headers: Record<string, string> = {},
+  { timeoutMs }: CallOptions = {},
 ): Promise<ApiResponse<T>> {
+  const asJson = body !== undefined && !Buffer.isBuffer(body);
   const res = await fetch(url, {
     method,
-    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    headers: asJson ? { 'content-type': 'application/json', ...headers } : headers,
+    body: asJson && typeof body !== 'string' ? JSON.stringify(body) : (body as string | Buffer | undefined),
+    signal: timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs),
   });
   const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+  const isJson = /^application\/([\w.+-]+\+)?json\b/i.test(res.headers.get('content-type') ?? '');
+  return {
+    status: res.status,
+    body: (isJson && text ? JSON.parse(text) : undefined) as T,
+    text,
+    headers: res.headers,
+  };
+}
+
+/** `call` with a base URL, headers sent on every request (e.g. a token) and a timeout of its own. */
+export interface Client {
+  readonly url: string;
+  request<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<ApiResponse<T>>;
+  get<T = unknown>(path: string, headers?: Record<string, string>): Promise<ApiResponse<T>>;
+  post<T = unknown>(path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse<T>>;
+  patch<T = unknown>(path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse<T>>;
+}
+
+export function client(
+  url: string,
+  { headers: always = {}, ...options }: CallOptions & { headers?: Record<string, string> } = {},
+): Client {
+  const request = <T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+    call<T>(method, `${url}${path}`, body, { ...always, ...headers }, options);
+  return {
+    url,
+    request,
+    get: (path, headers) => request('GET', path, undefined, headers),
+    post: (path, body, headers) => request('POST', path, body, headers),
+    patch: (path, body, headers) => request('PATCH', path, body, headers),
+  };
 }
 
 /** Row counts by table, to show that a refused request wrote nothing. */

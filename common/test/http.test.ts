@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import { createHttpApp, createHttpServer, createMetrics, AppError, toAppError } from '@delivery/common';
-import { captureLogger, listen } from '@delivery/common/testing';
+import { call, captureLogger, listen, type ApiResponse, type ErrorBody } from '@delivery/common/testing';
 
 describe('the shared HTTP app', () => {
   const { logger, lines } = captureLogger();
@@ -38,74 +38,76 @@ describe('the shared HTTP app', () => {
   });
   after(() => server.close());
 
-  const post = (payload: string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
-    fetch(`${server.url}/things`, { method: 'POST', headers, body: payload });
+  /** A raw body, under a JSON content type unless `headers` give another. */
+  const post = <T = ErrorBody>(payload: string, headers: Record<string, string> = {}) =>
+    call<T>('POST', `${server.url}/things`, payload, headers);
+  const get = <T = ErrorBody>(path: string, headers: Record<string, string> = {}) =>
+    call<T>('GET', `${server.url}${path}`, undefined, headers);
 
   it('when the body is valid, the route answers', async () => {
     const res = await post(JSON.stringify({ name: 'a', count: 1 }));
     assert.equal(res.status, 201);
-    assert.deepEqual(await res.json(), { name: 'a', count: 1 });
+    assert.deepEqual(res.body, { name: 'a', count: 1 });
   });
 
   it('when a field is wrong, 400 validation_failed names each bad field', async () => {
     const res = await post(JSON.stringify({ name: '', count: 1.5, extra: true }));
     assert.equal(res.status, 400);
-    const { error } = (await res.json()) as { error: { code: string; details: { path: string }[] } };
+    const { error } = res.body;
     assert.equal(error.code, 'validation_failed');
-    const paths = error.details.map((d) => d.path).sort();
+    const paths = (error.details ?? []).map((d) => d.path).sort();
     assert.deepEqual(paths, ['count', 'extra', 'name']);
   });
 
   it('when the JSON is malformed, 400 malformed_json', async () => {
     const res = await post('{"name": ');
     assert.equal(res.status, 400);
-    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'malformed_json');
+    assert.equal(res.body.error.code, 'malformed_json');
   });
 
   it('when the body is over 100 kB, 413', async () => {
     const res = await post(JSON.stringify({ name: 'x'.repeat(101 * 1024), count: 1 }));
     assert.equal(res.status, 413);
-    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'payload_too_large');
+    assert.equal(res.body.error.code, 'payload_too_large');
   });
 
   it('when the content type is not JSON, 415', async () => {
     const res = await post('name=a', { 'content-type': 'application/x-www-form-urlencoded' });
     assert.equal(res.status, 415);
-    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'unsupported_media_type');
+    assert.equal(res.body.error.code, 'unsupported_media_type');
   });
 
   it('when the route is unknown, 404 JSON', async () => {
-    const res = await fetch(`${server.url}/nope`);
+    const res = await get('/nope');
     assert.equal(res.status, 404);
-    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'not_found');
+    assert.equal(res.body.error.code, 'not_found');
   });
 
   it('an AppError keeps its status and code', async () => {
-    const res = await fetch(`${server.url}/conflict`);
+    const res = await get('/conflict');
     assert.equal(res.status, 409);
-    assert.deepEqual(await res.json(), { error: { code: 'already_there', message: 'thing exists' } });
+    assert.deepEqual(res.body, { error: { code: 'already_there', message: 'thing exists' } });
   });
 
   it('an unexpected error is a 500 that hides its message and is logged with the request id', async () => {
-    const res = await fetch(`${server.url}/boom`, { headers: { 'x-request-id': 'req-boom-1' } });
+    const res = await get('/boom', { 'x-request-id': 'req-boom-1' });
     assert.equal(res.status, 500);
-    const text = await res.text();
-    assert.doesNotMatch(text, /secret internals/);
+    assert.doesNotMatch(res.text, /secret internals/);
     const logged = lines.find((l) => l.msg === 'request failed');
     assert.ok(logged, 'the failure is logged');
     assert.equal(logged.correlationId, 'req-boom-1');
   });
 
   it('honours an incoming x-request-id and generates one otherwise', async () => {
-    const given = await fetch(`${server.url}/healthz`, { headers: { 'x-request-id': 'abc-123' } });
+    const given = await get('/healthz', { 'x-request-id': 'abc-123' });
     assert.equal(given.headers.get('x-request-id'), 'abc-123');
-    const made = await fetch(`${server.url}/healthz`);
+    const made = await get('/healthz');
     assert.match(made.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
   });
 
   it('an x-request-id over 128 characters is cut to its first 128, echoed and used as the correlation id', async () => {
     const sent = `req-${'0123456789'.repeat(20)}`;
-    const res = await fetch(`${server.url}/boom`, { headers: { 'x-request-id': sent } });
+    const res = await get('/boom', { 'x-request-id': sent });
     assert.equal(res.headers.get('x-request-id'), sent.slice(0, 128));
     const logged = lines.findLast((l) => l.msg === 'request failed');
     assert.equal(logged?.correlationId, sent.slice(0, 128));
@@ -113,28 +115,28 @@ describe('the shared HTTP app', () => {
 
   it('an x-request-id with characters outside [A-Za-z0-9_.:-] is replaced by a new UUID, whatever its length', async () => {
     for (const sent of ['bad id', `bad id ${'x'.repeat(200)}`]) {
-      const res = await fetch(`${server.url}/healthz`, { headers: { 'x-request-id': sent } });
+      const res = await get('/healthz', { 'x-request-id': sent });
       assert.match(res.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/, sent);
     }
   });
 
   it('/readyz is 200 when every dependency answers and 503 naming the one that does not', async () => {
-    const ok = await fetch(`${server.url}/readyz`);
+    const ok = await get('/readyz');
     assert.equal(ok.status, 200);
     kafkaUp = false;
-    const down = await fetch(`${server.url}/readyz`);
+    const down = await get('/readyz');
     kafkaUp = true;
     assert.equal(down.status, 503);
-    assert.deepEqual(await down.json(), {
+    assert.deepEqual(down.body, {
       status: 'not_ready',
       checks: { database: 'ok', kafka: 'broker unreachable' },
     });
   });
 
   it('/metrics serves Prometheus text with the route latency histogram', async () => {
-    const res = await fetch(`${server.url}/metrics`);
+    const res = await get('/metrics');
     assert.equal(res.status, 200);
-    assert.match(await res.text(), /http_request_duration_seconds_bucket\{.*route="\/things"/);
+    assert.match(res.text, /http_request_duration_seconds_bucket\{.*route="\/things"/);
   });
 });
 
@@ -162,37 +164,33 @@ describe('requests refused before a route runs still get a JSON error', () => {
   });
   after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-  const errorOf = async (res: Response) => {
+  const errorOf = (res: ApiResponse<ErrorBody>) => {
     assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
-    return ((await res.json()) as { error: { code: string } }).error.code;
+    return res.body.error.code;
   };
 
   it('a path that is not valid percent-encoding: 400 malformed_path, not 500', async () => {
-    const res = await fetch(`${url}/items/%E0%A4%A`);
+    const res = await call<ErrorBody>('GET', `${url}/items/%E0%A4%A`);
     assert.equal(res.status, 400);
-    assert.equal(await errorOf(res), 'malformed_path');
+    assert.equal(errorOf(res), 'malformed_path');
   });
 
   it('a body that does not inflate as its content-encoding says: 400 malformed_body, not 500', async () => {
-    const res = await fetch(`${url}/items`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
-      body: '{"a":1}',
-    });
+    const res = await call<ErrorBody>('POST', `${url}/items`, '{"a":1}', { 'content-encoding': 'gzip' });
     assert.equal(res.status, 400);
-    assert.equal(await errorOf(res), 'malformed_body');
+    assert.equal(errorOf(res), 'malformed_body');
   });
 
   it('a path beyond the header limit: 414 uri_too_long as JSON (Node alone answers a bare 431)', async () => {
-    const res = await fetch(`${url}/${'a'.repeat(20_000)}`);
+    const res = await call<ErrorBody>('GET', `${url}/${'a'.repeat(20_000)}`);
     assert.equal(res.status, 414);
-    assert.equal(await errorOf(res), 'uri_too_long');
+    assert.equal(errorOf(res), 'uri_too_long');
   });
 
   it('headers beyond the limit: 431 headers_too_large as JSON', async () => {
-    const res = await fetch(`${url}/items/1`, { headers: { 'x-junk': 'j'.repeat(20_000) } });
+    const res = await call<ErrorBody>('GET', `${url}/items/1`, undefined, { 'x-junk': 'j'.repeat(20_000) });
     assert.equal(res.status, 431);
-    assert.equal(await errorOf(res), 'headers_too_large');
+    assert.equal(errorOf(res), 'headers_too_large');
   });
 
   /** What the server answers to `request` sent as it is on a raw socket, up to its close. */

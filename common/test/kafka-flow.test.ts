@@ -18,7 +18,9 @@ import {
   runWithCorrelationId,
   topicName,
   type ConsumerLoopOptions,
+  type Db,
   type Envelope,
+  type OutboxRelay,
   type OutboxRelayOptions,
 } from '@delivery/common';
 import {
@@ -135,6 +137,36 @@ describe('consumer loop and outbox against the real broker', () => {
       await reader.stop();
       await testDb.drop();
     }
+  }
+
+  /**
+   * Asserts that each of `events` (order.created, keyed by order id) is on the topic once. That no
+   * second copy is still on its way is shown, not waited for: a marker per key goes through the
+   * relay after them (handed over, or left to the poll) and lands on its key's partition behind
+   * whatever the relay sent before it, so once every marker is read any earlier copy was read too.
+   */
+  async function assertEachOnce(
+    db: Db,
+    relay: OutboxRelay,
+    ours: () => SeenMessage[],
+    events: Envelope<'order.created'>[],
+    { hand }: { hand: boolean },
+  ): Promise<void> {
+    const markers = await db.transaction((trx) =>
+      enqueueEvents(
+        trx,
+        events.map((e) => ({ type: 'order.created' as const, key: e.data.orderId, data: e.data })),
+      ),
+    );
+    if (hand) relay.notify(markers);
+    const idsOnTopic = () => ours().map((m) => (JSON.parse(m.value) as Envelope<'order.created'>).eventId);
+    const markerIds = markers.envelopes.map((e) => e.eventId);
+    await waitFor(() => markerIds.every((id) => idsOnTopic().includes(id)), { what: 'the markers' });
+    assert.deepEqual(
+      idsOnTopic().sort(),
+      [...events, ...markers.envelopes].map((e) => e.eventId).sort(),
+      'each event once',
+    );
   }
 
   before(async () => {
@@ -402,9 +434,10 @@ describe('consumer loop and outbox against the real broker', () => {
   });
 
   it('the relay sends what a commit hands over at once, and reads the table only for rows nobody handed over', async () => {
-    // Polls every 50 ms, but only for rows at least 1 s old: anything sooner is the fast path.
+    // Polls every 50 ms, but only for rows a minute old: within the test a row gets that old only
+    // when the test makes it so (created_at moved back), never by waiting.
     const keys = ['51', '52', '53'];
-    await withRelayAndReader({ orphanAfterMs: 1_000 }, keys, async ({ testDb, relay, ours, keysOnTopic }) => {
+    await withRelayAndReader({ orphanAfterMs: 60_000 }, keys, async ({ testDb, relay, ours }) => {
       const published = async () =>
         (await testDb.db('outbox').whereNotNull('published_at').pluck('event_id')) as string[];
       relay.start();
@@ -419,7 +452,6 @@ describe('consumer loop and outbox against the real broker', () => {
           enqueueEvents(trx, [{ type: 'order.created', key: 53, data: placedEvent(53).data }]),
         )
       ).envelopes;
-      const committedAt = Date.now();
       relay.notify(handed);
       await waitFor(() => ours().length >= 2, { what: 'the two handed-over events' });
       assert.deepEqual(
@@ -436,15 +468,19 @@ describe('consumer loop and outbox against the real broker', () => {
       await waitFor(async () => (await published()).filter((id) => handedIds.includes(id)).length === 2, {
         what: 'the handed-over rows marked published',
       });
-      if (Date.now() - committedAt < 900)
-        assert.ok(!(await published()).includes(orphan!.eventId), 'the orphan waits for the poll');
-      await waitFor(async () => (await published()).includes(orphan!.eventId), { what: 'the orphan polled' });
-      assert.ok(Date.now() - committedAt >= 1_000, 'the orphan was taken by the poll, once old enough');
+      // The orphan was committed before the handed-over rows were sent and marked: had the fast
+      // path read the table, it would have sent it then.
+      assert.ok(!(await published()).includes(orphan!.eventId), 'the orphan waits for the poll');
+      await testDb
+        .db('outbox')
+        .whereIn('message_key', keys)
+        .update({ created_at: testDb.db.raw('created_at - INTERVAL 2 MINUTE') });
+      await waitFor(async () => (await published()).includes(orphan!.eventId), {
+        what: 'the orphan taken by the poll, once old enough',
+      });
       // Marked published means the broker acknowledged it; the reader may fetch it a moment later.
       await waitFor(() => ours().some((m) => m.key === '53'), { what: 'the orphan on the topic' });
-      // A second copy (fast path and poll both sending a row) would arrive with or just after it.
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      assert.deepEqual(keysOnTopic(), keys, 'each event once');
+      await assertEachOnce(testDb.db, relay, ours, [...handed.envelopes, orphan!], { hand: true });
     });
   });
   it('fast-path rows are marked published together later, each with its acknowledgement time; stop() marks what waits', async () => {
@@ -503,7 +539,7 @@ describe('consumer loop and outbox against the real broker', () => {
     // only marking before the poll keeps the poll at 200 ms from sending the three again.
     const options = { markEveryMs: 60_000, pollIntervalMs: 200, orphanAfterMs: 1 };
     const keys = ['71', '72', '73'];
-    await withRelayAndReader(options, keys, async ({ testDb, relay, keysOnTopic }) => {
+    await withRelayAndReader(options, keys, async ({ testDb, relay, ours }) => {
       relay.start();
       const handed = await testDb.db.transaction((trx) =>
         enqueueEvents(
@@ -525,9 +561,9 @@ describe('consumer loop and outbox against the real broker', () => {
           ) === 3,
         { what: 'the three marked by the first poll' },
       );
-      // Two more polls, and time for any second copy to arrive.
-      await new Promise((resolve) => setTimeout(resolve, 600));
-      assert.deepEqual(keysOnTopic(), keys, 'each event once');
+      // Markers nobody hands over: only a later poll sends them, so seeing them means polls ran
+      // after the marking, and any second copy they sent is ahead of them on its partition.
+      await assertEachOnce(testDb.db, relay, ours, handed.envelopes, { hand: false });
     });
   });
 
@@ -555,17 +591,39 @@ describe('consumer loop and outbox against the real broker', () => {
     } finally {
       await first.stop();
     }
-    await send([5, 6]);
+    // One new event on each partition: the second run must read both up to their ends.
+    await producer.send({
+      topic,
+      messages: [5, 6].map((id, partition) => ({
+        key: String(id),
+        partition,
+        value: JSON.stringify(placedEvent(id)),
+      })),
+    });
     const second = makeLoop();
     await second.start();
     try {
       await waitFor(() => handled.length >= 6, { what: 'the two new ones handled' });
-      // Give a wrongly rewound group time to deliver the old ones again before judging.
-      await new Promise((r) => setTimeout(r, 1_000));
-      assert.deepEqual([...handled].sort(), [1, 2, 3, 4, 5, 6]);
     } finally {
       await second.stop();
       extraPrefixes.push(prefix4);
     }
+    // stop() committed what the second run handled, and a commit never passes a message not
+    // handled: at the end of both partitions, every message before it (the old ones again, had
+    // the group been rewound) was handled before judging. No waiting for time.
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const [committed] = await admin.fetchOffsets({ groupId: `${prefix4}commit-group`, topics: [topic] });
+      const ends = await admin.fetchTopicOffsets(topic);
+      assert.deepEqual(
+        committed!.partitions.map((p) => [p.partition, p.offset]).sort(),
+        ends.map((p) => [p.partition, p.high]).sort(),
+        'committed at the end of each partition',
+      );
+    } finally {
+      await admin.disconnect();
+    }
+    assert.deepEqual([...handled].sort(), [1, 2, 3, 4, 5, 6]);
   });
 });

@@ -2,16 +2,16 @@ import type { Express } from 'express';
 import type { EventHandler, ServiceRuntime } from '@delivery/common';
 import { createApp } from './app.js';
 import type { DispatcherSettings } from './config.js';
-import type { DispatchDeps, ServeDeps } from './dispatch/dispatch-deps.js';
+import { createAllocationRounds } from './dispatch/allocate-waiting-orders.js';
+import type { AllocationDeps, DispatchDeps } from './dispatch/dispatch-deps.js';
 import { createDispatchMetrics } from './dispatch/dispatch-metrics.js';
-import { createServeRounds } from './dispatch/allocate-vehicle.js';
 import { finishedOrderHandlers } from './dispatch/finish-orders.js';
 import { createLockReconciler, type LockReconciler } from './dispatch/lock-reconciler.js';
 import { orderConfirmedHandler } from './dispatch/order-confirmed-consumer.js';
+import { createKeyPruner } from './dispatch/release-requests.js';
 import { createVehicleLocks } from './dispatch/vehicle-locks.js';
 import { createOrdersClient, type OrdersClient } from './orders-client/orders-client.js';
 import type { RedisClient } from './redis.js';
-import { createKeyPruner } from './vehicles/release-requests.js';
 
 export interface Dispatcher {
   app: Express;
@@ -24,15 +24,15 @@ export interface Dispatcher {
 
 /**
  * The dispatcher's parts on top of a runtime and a Redis client: the HTTP app, the handlers of
- * order.confirmed, order.delivered and order.cancelled, and the lock reconciler. main.ts wires these into runService; tests
- * build the same parts on a test runtime.
+ * order.confirmed, order.delivered and order.cancelled, and the lock reconciler. main.ts wires
+ * these into runService; tests build the same parts on a test runtime.
  */
 export function createDispatcher(
   rt: ServiceRuntime,
   redis: RedisClient,
   settings: DispatcherSettings,
 ): Dispatcher {
-  const serving: ServeDeps = {
+  const allocation: AllocationDeps = {
     db: rt.db,
     relay: rt.relay,
     logger: rt.logger.child({ module: 'dispatch' }),
@@ -42,7 +42,7 @@ export function createDispatcher(
     }),
     metrics: createDispatchMetrics(rt.metrics.registry, rt.db),
   };
-  const dispatch: DispatchDeps = { ...serving, serveRounds: createServeRounds(serving) };
+  const dispatch: DispatchDeps = { ...allocation, vehicleAvailable: createAllocationRounds(allocation) };
   const orders = createOrdersClient({
     baseUrl: settings.ORDER_SERVICE_URL,
     logger: rt.logger,

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { envelopeSchema, topicName, type Envelope } from '@delivery/common';
-import { readTopic, uniqueId, waitFor } from '@delivery/common/testing';
+import { call, readTopic, uniqueId, waitFor } from '@delivery/common/testing';
 import {
   assignments,
   buildConfirmed,
@@ -232,8 +232,7 @@ describe('allocation on order.confirmed', () => {
   });
 
   it('counts allocations by city and waiting orders by city in /metrics', async () => {
-    const res = await fetch(`${env.d.url}/metrics`);
-    const text = await res.text();
+    const { text } = await call('GET', `${env.d.url}/metrics`);
     assert.match(
       text,
       /dispatcher_allocations_total\{city="city [0-9a-f]+",service="dispatcher-service"\} 1/,

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { waitFor, type ApiResponse, type ErrorBody } from '@delivery/common/testing';
+import { call, waitFor, type ApiResponse, type ErrorBody } from '@delivery/common/testing';
 import {
   assignments,
   buildConfirmed,
@@ -57,10 +57,11 @@ describe('PATCH /dispatch-locations/…/release', () => {
     );
     assert.equal(await statusOf(order.data.orderId), 'RELEASED');
     assert.equal(await env.d.redis.get(lockKey(env.redisPrefix, vehicle)), null, 'the lock is gone');
-    const available = await fetch(
+    const available = await call(
+      'GET',
       `${env.d.url}/dispatch-locations/${encodeURIComponent(city)}?available=true`,
     );
-    assert.deepEqual(await available.json(), [{ vehicle_number: vehicle, city }]);
+    assert.deepEqual(available.body, [{ vehicle_number: vehicle, city }]);
   });
 
   it('releases arriving while order-service is answering go to it together and are closed together, each delivered once in its own flow', async () => {
@@ -212,7 +213,7 @@ describe('PATCH /dispatch-locations/…/release', () => {
         next.map((o) => o.data.orderId),
       )) as unknown[];
     await waitFor(async () => (await waiting()).length === 3, { what: 'the three orders waiting' });
-    // Released together: the serving rounds coalesce them, several cities in one transaction.
+    // Released together: the allocation rounds coalesce them, several cities in one transaction.
     const answers = await Promise.all(busy.map(({ vehicle }) => release(env.d.url, `${vehicle}/release`)));
     assert.deepEqual(
       answers.map((a) => a.status),

@@ -156,9 +156,9 @@ describe('POST and GET /dispatch-locations', () => {
   });
 
   it('/readyz checks Redis next to the database and Kafka', async () => {
-    const res = await fetch(`${d.url}/readyz`);
+    const res = await call('GET', `${d.url}/readyz`);
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), {
+    assert.deepEqual(res.body, {
       status: 'ready',
       checks: { database: 'ok', kafka: 'ok', redis: 'ok' },
     });

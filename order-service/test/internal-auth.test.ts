@@ -57,14 +57,15 @@ describe('with INTERNAL_TOKEN set, PATCH /orders/:id needs it', () => {
   ] as [string, Record<string, string>][]) {
     it(`with ${what}: 401 unauthorized with WWW-Authenticate, and the order is unchanged`, async () => {
       const id = await confirmedOrder();
-      const res = await fetch(`${server.url}/orders/${id}`, {
-        method: 'PATCH',
-        headers: { 'content-type': 'application/json', ...headers },
-        body: JSON.stringify({ status: 'DELIVERED' }),
-      });
+      const res = await call<ErrorBody>(
+        'PATCH',
+        `${server.url}/orders/${id}`,
+        { status: 'DELIVERED' },
+        headers,
+      );
       assert.equal(res.status, 401);
       assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer/);
-      assert.equal(((await res.json()) as ErrorBody).error.code, 'unauthorized');
+      assert.equal(res.body.error.code, 'unauthorized');
       assert.equal(await statusOf(id), 'CONFIRMED');
     });
   }

@@ -220,13 +220,9 @@ describe('order-service HTTP API', () => {
     it('a body that is not JSON: 415 for text/plain, 400 malformed_json for broken JSON, 400 for no body; nothing written', async () => {
       const before = await counts();
       const empty = await api<ErrorBody>('POST', '/orders');
-      const plain = await fetch(`${server.url}/orders`, {
-        method: 'POST',
-        headers: { 'content-type': 'text/plain' },
-        body: 'customerId=1',
-      });
+      const plain = await api<ErrorBody>('POST', '/orders', 'customerId=1', { 'content-type': 'text/plain' });
       assert.equal(plain.status, 415);
-      assert.equal(((await plain.json()) as ErrorBody).error.code, 'unsupported_media_type');
+      assert.equal(plain.body.error.code, 'unsupported_media_type');
       const broken = await api<ErrorBody>('POST', '/orders', '{"customerId": 1,');
       assert.equal(broken.status, 400);
       assert.equal(broken.body.error.code, 'malformed_json');

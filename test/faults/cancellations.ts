@@ -6,6 +6,7 @@
  * order's status in order-service's database, watched by the test, not asked of the service.
  */
 import { createDb } from '@delivery/common';
+import { call } from '@delivery/common/testing';
 import type { System } from '../support.js';
 import type { Headers, Load, PlacedOrder } from './flow.js';
 
@@ -110,16 +111,9 @@ export function startCanceller(
     while (!stopped && Date.now() < deadline) {
       cancels.inFlight += 1;
       try {
-        const res = await fetch(url, {
-          method,
-          headers: { 'content-type': 'application/json', ...headers },
-          body: JSON.stringify(body),
-          signal: AbortSignal.timeout(20_000),
-        });
-        const text = await res.text();
+        const res = await call<Answer['body']>(method, url, body, headers, { timeoutMs: 20_000 });
         // A 5xx is order-service (or its database) not able to decide now: the client asks again.
-        if (res.status < 500)
-          return { status: res.status, body: text ? (JSON.parse(text) as Answer['body']) : undefined };
+        if (res.status < 500) return { status: res.status, body: res.body };
       } catch {
         // Connection refused or cut: order-service is down or was killed with the request in hand.
       } finally {

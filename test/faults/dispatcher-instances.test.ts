@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient } from 'redis';
-import { waitFor } from '@delivery/common/testing';
+import { client, waitFor } from '@delivery/common/testing';
 import { startSystem, stopProcess, type System } from '../support.js';
 import { waitForGroup, waitingBesideFreeVehicle } from './checks.js';
 import { seed } from './flow.js';
@@ -54,32 +54,24 @@ describe('three dispatcher instances, one SIGKILLed during allocation', () => {
     const env = system.services['dispatcher-service'].env;
     const redis = createClient({ url: env.REDIS_URL ?? 'redis://127.0.0.1:6379' });
     await redis.connect();
-    const dispatcher = system.services['dispatcher-service'].url;
-    const orders = system.services['order-service'].url;
+    const dispatcher = client(system.services['dispatcher-service'].url);
+    const orders = client(system.services['order-service'].url);
     try {
       await redis.set(`${env.REDIS_KEY_PREFIX}vehicle-lock:GLE-7001`, '999999', { PX: 3_600_000 });
-      const registered = await fetch(`${dispatcher}/dispatch-locations`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ vehicle_number: 'GLE-7001', city: 'Galle' }),
+      const registered = await dispatcher.post('/dispatch-locations', {
+        vehicle_number: 'GLE-7001',
+        city: 'Galle',
       });
       assert.equal(registered.status, 201);
-      const placed = await fetch(`${orders}/orders`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          customerId: 1,
-          city: 'Galle',
-          items: [{ productId: 901, price: 1, quantity: 1 }],
-        }),
+      const placed = await orders.post<{ id: number }>('/orders', {
+        customerId: 1,
+        city: 'Galle',
+        items: [{ productId: 901, price: 1, quantity: 1 }],
       });
-      const { id } = (await placed.json()) as { id: number };
+      const { id } = placed.body;
       const order = await waitFor(
         async () => {
-          const o = (await (await fetch(`${orders}/orders/${id}`)).json()) as {
-            status: string;
-            vehicleNumber: string;
-          };
+          const o = (await orders.get<{ status: string; vehicleNumber: string }>(`/orders/${id}`)).body;
           return o.status === 'DISPATCHED' ? o : undefined;
         },
         { timeoutMs: 30_000, what: 'the Galle order DISPATCHED' },

@@ -3,7 +3,7 @@
  * rate while something breaks, and a releaser that keeps delivering so vehicles come free and
  * every order can reach its final state.
  */
-import { waitFor } from '@delivery/common/testing';
+import { call, waitFor } from '@delivery/common/testing';
 import type { System } from '../support.js';
 
 export interface Fixture {
@@ -32,16 +32,9 @@ export interface PlacedOrder {
 /** Headers every call of a scenario sends (the internal token, when the system requires one). */
 export type Headers = Record<string, string>;
 
-async function send(method: string, url: string, body?: unknown, headers: Headers = {}) {
-  const res = await fetch(url, {
-    method,
-    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(20_000),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as unknown };
-}
+/** Every call of a scenario: a service that stopped answering must not hold the load up for ever. */
+const send = (method: string, url: string, body?: unknown, headers: Headers = {}) =>
+  call(method, url, body, headers, { timeoutMs: 20_000 });
 
 export function vehicleNumbers(fixture: Fixture, city: string): string[] {
   const code = fixture.cities.indexOf(city) + 1;
@@ -126,6 +119,8 @@ export function placeOrders(
 
 export interface Releaser {
   released: number;
+  /** Rounds done: each lists the allocated vehicles of every city of the fixture and releases them. */
+  rounds: number;
   stop(): Promise<void>;
 }
 
@@ -138,7 +133,7 @@ export function startReleaser(
   { fixture = FIXTURE, headers = {} }: { fixture?: Fixture; headers?: Headers } = {},
 ): Releaser {
   let running = true;
-  const releaser: Releaser = { released: 0, stop: async () => undefined };
+  const releaser: Releaser = { released: 0, rounds: 0, stop: async () => undefined };
   // Any instance whose process runs, picked at random: a dead one must not starve a city.
   const url = () => {
     const alive = system.dispatchers.filter(
@@ -172,6 +167,7 @@ export function startReleaser(
   const loop = (async () => {
     while (running) {
       await Promise.all(fixture.cities.map((c) => releaseCity(c).catch(() => undefined)));
+      releaser.rounds += 1;
       await new Promise((r) => setTimeout(r, 100));
     }
   })();

@@ -5,7 +5,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { waitFor } from '@delivery/common/testing';
+import { call, waitFor } from '@delivery/common/testing';
 import { startSystem, type System } from '../support.js';
 import { seed } from './flow.js';
 import { runScenario } from './scenario.js';
@@ -39,10 +39,8 @@ describe('Kafka broker stopped for 10 s under load', () => {
         const acceptedBefore = load.accepted.length;
         const readyz = await waitFor(
           async () => {
-            const res = await fetch(`${orderUrl}/readyz`);
-            return res.status === 503
-              ? ((await res.json()) as { checks: Record<string, string> })
-              : undefined;
+            const res = await call<{ checks: Record<string, string> }>('GET', `${orderUrl}/readyz`);
+            return res.status === 503 ? res.body : undefined;
           },
           { what: '/readyz 503 while the broker is down' },
         );

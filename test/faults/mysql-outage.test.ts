@@ -15,7 +15,7 @@ const OUTAGE_MS = 10_000;
 
 /** events_consumed_total{outcome="retried"} of a service, summed over topics. */
 async function retriedEvents(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const { text } = await call('GET', `${url}/metrics`);
   return [...text.matchAll(/^events_consumed_total\{[^}]*outcome="retried"[^}]*\} (\d+)/gm)].reduce(
     (sum, m) => sum + Number(m[1]),
     0,
@@ -68,7 +68,7 @@ describe('MySQL unreachable for 10 s under load', () => {
       assert.notEqual(res.body.checks.database, 'ok', `${s.name} /readyz names the database`);
       assert.equal(res.body.checks.kafka, 'ok', `${s.name} /readyz: Kafka is fine`);
       // Metrics matter most during an outage: the database-backed gauges must not take /metrics down.
-      assert.equal((await fetch(`${s.url}/metrics`)).status, 200, `${s.name} /metrics`);
+      assert.equal((await call('GET', `${s.url}/metrics`)).status, 200, `${s.name} /metrics`);
     }
   }
 
@@ -97,9 +97,9 @@ describe('MySQL unreachable for 10 s under load', () => {
         await mysql.start();
         await waitFor(
           async () =>
-            (await Promise.all(Object.values(system.services).map((s) => fetch(`${s.url}/readyz`)))).every(
-              (r) => r.status === 200,
-            ),
+            (
+              await Promise.all(Object.values(system.services).map((s) => call('GET', `${s.url}/readyz`)))
+            ).every((r) => r.status === 200),
           { what: 'every /readyz 200 again' },
         );
       },

@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient } from 'redis';
-import { waitFor } from '@delivery/common/testing';
+import { call, waitFor } from '@delivery/common/testing';
 import { startSystem, type System } from '../support.js';
 import { openDatabases, settle } from './checks.js';
 import { orderBody, seed, startReleaser } from './flow.js';
@@ -89,10 +89,9 @@ describe('Redis restarted (its data gone) under load', () => {
     const orderUrl = system.services['order-service'].url;
     // One order per vehicle of every city, and no releases: every vehicle ends up carrying one.
     for (let n = 1; n <= 9; n++) {
-      const res = await fetch(`${orderUrl}/orders`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ ...orderBody(n), items: [{ productId: 901, price: 1, quantity: 1 }] }),
+      const res = await call('POST', `${orderUrl}/orders`, {
+        ...orderBody(n),
+        items: [{ productId: 901, price: 1, quantity: 1 }],
       });
       assert.equal(res.status, 201);
     }

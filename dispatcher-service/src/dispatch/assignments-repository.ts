@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Db, Knex } from '@delivery/common';
+import { duplicateKeyMessage, type Db } from '@delivery/common';
 
 export interface Assignment {
   id: number;
@@ -21,11 +21,6 @@ export type InsertAssignmentResult = 'inserted' | 'vehicle_taken' | 'order_assig
 // The hot statements are plain SQL: knex's builder costs about as much CPU as the round trip.
 const SELECT = 'id, order_id, order_number, vehicle_id, city_key, status';
 
-function duplicateKey(err: unknown): string | undefined {
-  const { code, message } = err as { code?: unknown; message?: unknown };
-  return code === 'ER_DUP_ENTRY' && typeof message === 'string' ? message : undefined;
-}
-
 export type NewAssignment = Pick<Assignment, 'order_id' | 'order_number' | 'vehicle_id' | 'city_key'>;
 
 /**
@@ -34,36 +29,31 @@ export type NewAssignment = Pick<Assignment, 'order_id' | 'order_number' | 'vehi
  * index that refused it.
  */
 export async function insertAssignments(
-  trx: Knex.Transaction,
+  db: Db,
   rows: readonly NewAssignment[],
 ): Promise<InsertAssignmentResult> {
   if (rows.length === 0) return 'inserted';
   // Stamped by this process's clock, like released_at and a release's arrival (see releaseVehicle).
   const at = new Date();
   try {
-    await trx.raw(
+    await db.raw(
       `INSERT INTO assignments (order_id, order_number, vehicle_id, city_key, status, created_at)
        VALUES ${rows.map(() => "(?, ?, ?, ?, 'ACTIVE', ?)").join(', ')}`,
       rows.flatMap((r) => [r.order_id, r.order_number, r.vehicle_id, r.city_key, at]),
     );
     return 'inserted';
   } catch (err) {
-    const message = duplicateKey(err);
+    const message = duplicateKeyMessage(err);
     if (message?.includes('assignments_active_vehicle_unique')) return 'vehicle_taken';
     if (message?.includes('assignments_order_id_unique')) return 'order_assigned';
     throw err;
   }
 }
 
-export async function findActiveAssignment(
-  db: Db,
-  vehicleId: number,
-  trx?: Knex.Transaction,
-): Promise<Assignment | undefined> {
-  const [rows] = (await (trx ?? db).raw(
-    `SELECT ${SELECT} FROM assignments WHERE active_vehicle_id = ? LIMIT 1`,
-    [vehicleId],
-  )) as [Assignment[]];
+export async function findActiveAssignment(db: Db, vehicleId: number): Promise<Assignment | undefined> {
+  const [rows] = (await db.raw(`SELECT ${SELECT} FROM assignments WHERE active_vehicle_id = ? LIMIT 1`, [
+    vehicleId,
+  ])) as [Assignment[]];
   return rows[0];
 }
 
@@ -74,7 +64,7 @@ export async function findActiveAssignment(
  * only when another closer got some of them first does that take a second read.
  */
 export async function closeAssignments(
-  db: Db | Knex.Transaction,
+  db: Db,
   ids: readonly number[],
   at = new Date(),
 ): Promise<Set<number>> {

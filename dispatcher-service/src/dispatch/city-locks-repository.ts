@@ -1,4 +1,4 @@
-import type { Db, Knex } from '@delivery/common';
+import type { Db, Trx } from '@delivery/common';
 
 /** Cities known to have their lock row, per database: rows are never deleted, so once is enough. */
 const knownCities = new WeakMap<Db, Set<string>>();
@@ -24,7 +24,7 @@ export async function ensureCityLock(db: Db, key: string): Promise<void> {
  * the cities of a batch: it locks the rows in primary-key order whatever the order of the list,
  * so two transactions never take two cities crosswise.
  */
-export async function lockCities(trx: Knex.Transaction, keys: readonly string[]): Promise<void> {
+export async function lockCities(trx: Trx, keys: readonly string[]): Promise<void> {
   await trx.raw('SELECT city_key FROM city_locks WHERE city_key IN (?) ORDER BY city_key FOR UPDATE', [
     [...keys],
   ]);
@@ -45,7 +45,7 @@ export async function awaitCityLocks(db: Db, keys: readonly string[]): Promise<v
  * Takes the city's row lock only if nobody holds it: false while an allocation (or an enqueue)
  * of the city is in progress.
  */
-export async function tryLockCity(trx: Knex.Transaction, key: string): Promise<boolean> {
+export async function tryLockCity(trx: Trx, key: string): Promise<boolean> {
   const rows = (await trx('city_locks')
     .select('city_key')
     .where({ city_key: key })

@@ -1,7 +1,7 @@
 import { findFreeVehicles, type Vehicle } from '../vehicles/vehicles-repository.js';
-import type { CityTransaction } from './allocate-vehicle.js';
 import { insertAssignments } from './assignments-repository.js';
-import type { ServeDeps } from './dispatch-deps.js';
+import type { CityTransaction } from './city-transaction.js';
+import type { AllocationDeps } from './dispatch-deps.js';
 import type { WaitingOrder } from './waiting-orders-repository.js';
 
 /** Free vehicles read per query by the one-at-a-time walk. */
@@ -21,7 +21,7 @@ export interface Claim {
  * claims, the oldest orders first, and the vehicles whose lock was refused.
  */
 export async function lockVehicles(
-  deps: ServeDeps,
+  deps: AllocationDeps,
   tx: CityTransaction,
   orders: readonly WaitingOrder[],
   vehicles: readonly Vehicle[],
@@ -60,7 +60,7 @@ export async function lockVehicles(
  * refused go into `skip`. Stops at the first order no vehicle is left for.
  */
 export async function walkOneByOne(
-  deps: ServeDeps,
+  deps: AllocationDeps,
   tx: CityTransaction,
   orders: readonly WaitingOrder[],
   skip: number[],
@@ -75,7 +75,7 @@ export async function walkOneByOne(
 }
 
 async function claimFreeVehicle(
-  deps: ServeDeps,
+  deps: AllocationDeps,
   tx: CityTransaction,
   order: WaitingOrder,
   skip: number[],
@@ -111,7 +111,7 @@ async function claimFreeVehicle(
  * lock the reconciler will clear; either way the vehicle is not ours now.
  */
 async function takeLock(
-  deps: ServeDeps,
+  deps: AllocationDeps,
   tx: CityTransaction,
   vehicle: Vehicle,
   order: WaitingOrder,
@@ -121,9 +121,12 @@ async function takeLock(
   return true;
 }
 
-/** Compare-and-delete of a lock taken in the transaction, which no longer holds it. */
+/**
+ * Compare-and-delete of a lock taken in the transaction, which no longer holds it: the one way a
+ * lock taken for an allocation is given back (§6 step 3, "drop your lock and go on walking").
+ */
 export async function dropLock(
-  deps: ServeDeps,
+  deps: AllocationDeps,
   tx: CityTransaction,
   vehicle: Vehicle,
   order: WaitingOrder,

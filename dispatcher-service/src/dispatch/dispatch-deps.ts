@@ -3,7 +3,7 @@ import type { DispatchMetrics } from './dispatch-metrics.js';
 import type { VehicleLocks } from './vehicle-locks.js';
 
 /** What allocating needs; built once in the composition root. */
-export interface ServeDeps {
+export interface AllocationDeps {
   db: Db;
   locks: VehicleLocks;
   relay: OutboxRelay;
@@ -11,8 +11,14 @@ export interface ServeDeps {
   metrics: DispatchMetrics;
 }
 
-/** What the dispatch domain functions need: the above and this process's serving rounds. */
-export interface DispatchDeps extends ServeDeps {
-  /** Serving after releases and registrations, coalesced (see createServeRounds). */
-  serveRounds: (key: string) => Promise<void>;
+/** Why a vehicle became available to the orders waiting in its city. */
+export type AvailableBy = 'release' | 'registration';
+
+/** What the dispatch domain functions need: the above and this process's allocation rounds. */
+export interface DispatchDeps extends AllocationDeps {
+  /**
+   * A vehicle of the city became available: its waiting orders are allocated in this process's
+   * next round (see createAllocationRounds). Never throws: the reconciler retries what fails.
+   */
+  vehicleAvailable: (cityKey: string, by: AvailableBy) => Promise<void>;
 }

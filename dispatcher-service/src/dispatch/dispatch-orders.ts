@@ -1,7 +1,20 @@
+/**
+ * DESIGN.md §6, step → function. order.confirmed → orderConfirmedHandler → dispatchOrders (here):
+ * skips the orders it knows (findKnownOrders), queues the others, and allocates under the cities'
+ * row locks in inCityTransaction (city-transaction.ts), which writes order.dispatched to the outbox.
+ * 1. No vehicle in the city → `Cannot find vehicle for order …`, it waits: whyWaiting, logWaiting.
+ * 2. Walk the free vehicles, least recently released first, SET NX each: allocateVehicles
+ *    (allocate-vehicles.ts) → findFreeVehicles, then lockVehicles (claim-vehicles.ts).
+ * 3. insertAssignments; refused → dropLock, walk on (walkOneByOne); `Vehicle allocated …`: announce.
+ * 4. Every vehicle busy → `All vehicles occupied`, it waits: logWaiting.
+ * The lock's compare-and-delete: vehicle-locks.ts; a release: releaseVehicle → allocateWaitingOrders;
+ * missing and stray locks: lock-reconciler.ts.
+ */
 import { cityKey, runWithCorrelationId, type OrderPlacedData } from '@delivery/common';
 import { citiesWithVehicles } from '../vehicles/vehicles-repository.js';
-import { inCityTransaction, serveQueues, type CityTransaction } from './allocate-vehicle.js';
+import { allocateVehicles } from './allocate-vehicles.js';
 import { ensureCityLock } from './city-locks-repository.js';
+import { inCityTransaction, type CityTransaction } from './city-transaction.js';
 import type { DispatchDeps } from './dispatch-deps.js';
 import { findKnownOrders, insertWaitingOrders } from './waiting-orders-repository.js';
 
@@ -18,13 +31,13 @@ interface Arrival extends ConfirmedOrder {
 }
 
 /**
- * order.confirmed, a batch at a time (DESIGN.md §6). In one transaction holding the locks of the
- * batch's cities: orders that have an assignment or wait already are left alone (a redelivery),
- * and so are orders delivered or cancelled before this event came (see finishOrders);
- * the others join the end of their city's queue, in event order; then every city's queue is
- * served oldest first. A new order never overtakes one that has waited longer, and the allocation
- * itself is the same code a release or a registration runs. Handling a batch again is a no-op for
- * every order it already allocated or queued.
+ * order.confirmed, a batch at a time. In one transaction holding the locks of the batch's cities:
+ * orders that have an assignment or wait already are left alone (a redelivery), and so are orders
+ * delivered or cancelled before this event came (see finishOrders); the others join the end of
+ * their city's queue, in event order; then every city's queue is served oldest first. A new order
+ * never overtakes one that has waited longer, and the allocation itself is the same code a release
+ * or a registration runs. Handling a batch again is a no-op for every order it already allocated or
+ * queued.
  */
 export async function dispatchOrders(
   deps: DispatchDeps,
@@ -69,7 +82,7 @@ async function arrive(deps: DispatchDeps, tx: CityTransaction, arrivals: Arrival
     })),
   );
   const arriving = (key: string) => fresh.filter((a) => a.key === key).length;
-  await serveQueues(
+  await allocateVehicles(
     deps,
     tx,
     keys.map((key) => ({ key, arrivals: arriving(key) })),

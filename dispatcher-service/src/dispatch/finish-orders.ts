@@ -1,7 +1,8 @@
 import { cityKey, onEvents, runWithCorrelationId, type Envelope } from '@delivery/common';
-import { inCityTransaction, serveQueues } from './allocate-vehicle.js';
+import { allocateVehicles } from './allocate-vehicles.js';
 import { closeAssignments } from './assignments-repository.js';
 import { ensureCityLock } from './city-locks-repository.js';
+import { inCityTransaction } from './city-transaction.js';
 import type { DispatchDeps } from './dispatch-deps.js';
 import {
   lockActiveAssignmentsOf,
@@ -57,10 +58,10 @@ export async function finishOrders(deps: DispatchDeps, finished: readonly Finish
         tx.trx,
         freed.map((c) => c.id),
       );
-      // The finished orders' locks go first, or their vehicles would look taken to serveQueues.
+      // The finished orders' locks go first, or their vehicles would look taken to allocateVehicles.
       await Promise.all(freed.map((c) => deps.locks.release(c.vehicle_key, c.order_id)));
       const cities = [...new Set(freed.map((c) => c.city_key))].filter((key) => keys.includes(key));
-      await serveQueues(
+      await allocateVehicles(
         deps,
         tx,
         cities.map((key) => ({ key, arrivals: 0 })),

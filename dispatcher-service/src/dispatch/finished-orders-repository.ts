@@ -1,14 +1,14 @@
-import type { Db, Knex } from '@delivery/common';
+import type { Db, Trx } from '@delivery/common';
 
 export type Outcome = 'DELIVERED' | 'CANCELLED';
 
 /** Records that the orders are delivered or cancelled (the first outcome recorded stays). */
 export async function recordFinishedOrders(
-  trx: Db | Knex.Transaction,
+  db: Db,
   orders: readonly { orderId: number; outcome: Outcome }[],
 ): Promise<void> {
   if (orders.length === 0) return;
-  await trx.raw(
+  await db.raw(
     `INSERT IGNORE INTO finished_orders (order_id, outcome) VALUES ${orders.map(() => '(?, ?)').join(', ')}`,
     orders.flatMap((o) => [o.orderId, o.outcome]),
   );
@@ -27,7 +27,7 @@ export interface CarriedOrder {
 
 /** The active assignments of these orders, locked until the transaction ends. */
 export async function lockActiveAssignmentsOf(
-  trx: Knex.Transaction,
+  trx: Trx,
   orderIds: readonly number[],
 ): Promise<CarriedOrder[]> {
   if (orderIds.length === 0) return [];
@@ -41,10 +41,7 @@ export async function lockActiveAssignmentsOf(
 }
 
 /** Takes the orders off their cities' queues; returns the ids of those that waited. */
-export async function removeWaitingOrders(
-  trx: Knex.Transaction,
-  orderIds: readonly number[],
-): Promise<number[]> {
+export async function removeWaitingOrders(trx: Trx, orderIds: readonly number[]): Promise<number[]> {
   if (orderIds.length === 0) return [];
   const [rows] = (await trx.raw('SELECT order_id FROM waiting_orders WHERE order_id IN (?) FOR UPDATE', [
     [...orderIds],

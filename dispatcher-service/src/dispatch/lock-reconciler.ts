@@ -6,9 +6,9 @@ import {
   listActiveLocks,
   stillActive,
 } from './assignments-repository.js';
-import { serveWaitingOrders } from './allocate-vehicle.js';
+import { allocateWaitingOrders } from './allocate-waiting-orders.js';
 import { tryLockCity } from './city-locks-repository.js';
-import type { DispatchDeps } from './dispatch-deps.js';
+import type { AllocationDeps } from './dispatch-deps.js';
 import { citiesWithWaitingAndFree } from './waiting-orders-repository.js';
 
 /** A lock younger than this may belong to an allocation whose transaction has not committed yet. */
@@ -35,7 +35,7 @@ export interface LockReconciler {
  * re-allocation). Safe to run in every instance at once: it only compare-and-deletes and SET NXs.
  */
 export function createLockReconciler(
-  deps: DispatchDeps,
+  deps: AllocationDeps,
   { intervalMs, logger }: { intervalMs: number; logger: Logger },
 ): LockReconciler {
   const log = logger.child({ module: 'lock-reconciler' });
@@ -47,7 +47,7 @@ export function createLockReconciler(
   async function reconcile(): Promise<ReconcileReport> {
     const removed = await removeStrayLocks(deps);
     const restored = await restoreMissingLocks(deps);
-    const allocated = (await serveWaitingOrders(deps, await citiesWithWaitingAndFree(deps.db))).length;
+    const allocated = (await allocateWaitingOrders(deps, await citiesWithWaitingAndFree(deps.db))).length;
     if (removed + restored + allocated > 0)
       log.warn({ removed, restored, allocated }, 'vehicle locks reconciled');
     return { removed, restored, allocated };
@@ -82,7 +82,7 @@ export function createLockReconciler(
   };
 }
 
-async function removeStrayLocks(deps: DispatchDeps): Promise<number> {
+async function removeStrayLocks(deps: AllocationDeps): Promise<number> {
   let removed = 0;
   for await (const batch of deps.locks.scan()) {
     const active = await activeOrdersOfVehicles(
@@ -107,7 +107,7 @@ async function removeStrayLocks(deps: DispatchDeps): Promise<number> {
  * killed between SET NX and COMMIT) and would hide a free vehicle until it ages. Remove it now.
  */
 async function removeIfNoAllocationRuns(
-  deps: DispatchDeps,
+  deps: AllocationDeps,
   vehicleKey: string,
   orderId: string,
 ): Promise<boolean> {
@@ -116,7 +116,7 @@ async function removeIfNoAllocationRuns(
   return deps.db.transaction(
     async (trx) => {
       if (!(await tryLockCity(trx, vehicle.city_key))) return false;
-      const assignment = await findActiveAssignment(deps.db, vehicle.id, trx);
+      const assignment = await findActiveAssignment(trx, vehicle.id);
       if (assignment && String(assignment.order_id) === orderId) return false;
       return deps.locks.release(vehicleKey, orderId);
     },
@@ -128,7 +128,7 @@ function isFresh(pttl: number, ttlMs: number): boolean {
   return pttl > 0 && pttl > ttlMs - FRESH_LOCK_MS;
 }
 
-async function restoreMissingLocks(deps: DispatchDeps): Promise<number> {
+async function restoreMissingLocks(deps: AllocationDeps): Promise<number> {
   let restored = 0;
   for (let afterId = 0; ;) {
     const page = await listActiveLocks(deps.db, afterId, PAGE);

@@ -1,6 +1,6 @@
 import { PoisonMessageError, cityName, onEvents, type OrderPlacedData } from '@delivery/common';
 import type { DispatchDeps } from './dispatch-deps.js';
-import { dispatchOrders } from './dispatch-order.js';
+import { dispatchOrders } from './dispatch-orders.js';
 
 /**
  * What the dispatcher's columns could never hold. The shared envelope schema refuses it already;

@@ -1,14 +1,13 @@
-import { AppError, cityKey, coalesce, isDatabaseUnavailable } from '@delivery/common';
-import {
-  closeAssignments,
-  findReleasedSince,
-  type AssignmentRef,
-} from '../dispatch/assignments-repository.js';
-import { serveWaitingOrdersAfter } from '../dispatch/allocate-vehicle.js';
-import type { DispatchDeps } from '../dispatch/dispatch-deps.js';
+import { AppError, cityKey, coalesce, isDatabaseUnavailable, type Db } from '@delivery/common';
 import { vehicleKey } from '../keys.js';
 import type { OrdersClient } from '../orders-client/orders-client.js';
-import { findVehiclesWithOrders, type Vehicle, type VehicleWithOrder } from './vehicles-repository.js';
+import {
+  findVehiclesWithOrders,
+  type Vehicle,
+  type VehicleWithOrder,
+} from '../vehicles/vehicles-repository.js';
+import { closeAssignments, findReleasedSince, type AssignmentRef } from './assignments-repository.js';
+import type { DispatchDeps } from './dispatch-deps.js';
 
 /** A release as the route hands it over. */
 export interface ReleaseRequest {
@@ -93,7 +92,7 @@ async function releaseVehicle(deps: ReleaseDeps & Steps, request: ReleaseRequest
   // One statement closes the assignment and marks the vehicle released; only the request that
   // closed it drops the lock, logs and serves the queue.
   if (!(await deps.close(target.id))) return answer;
-  await dropLock(deps, vehicle, answer.orderId);
+  await unlockReleasedVehicle(deps, vehicle, answer.orderId);
   deps.logger.info(
     {
       orderId: answer.orderId,
@@ -103,7 +102,7 @@ async function releaseVehicle(deps: ReleaseDeps & Steps, request: ReleaseRequest
     },
     `Vehicle released from order ${answer.orderNumber}`,
   );
-  await serveWaitingOrdersAfter(deps, vehicle.city_key, 'release');
+  await deps.vehicleAvailable(vehicle.city_key, 'release');
   return answer;
 }
 
@@ -146,7 +145,7 @@ function releasedAnswer(vehicle: Vehicle, assignment: AssignmentRef): ReleasedVe
   };
 }
 
-async function dropLock(deps: DispatchDeps, vehicle: Vehicle, orderId: number): Promise<void> {
+async function unlockReleasedVehicle(deps: DispatchDeps, vehicle: Vehicle, orderId: number): Promise<void> {
   // Only after the assignment was closed: a lock dropped earlier could be re-created by the
   // reconciler for the still-active assignment it read, and then outlive the release.
   try {
@@ -158,4 +157,18 @@ async function dropLock(deps: DispatchDeps, vehicle: Vehicle, orderId: number): 
       'could not drop the vehicle lock; the reconciler will',
     );
   }
+}
+
+/** The order the vehicle carries now (what If-Match on a release compares with). */
+export async function currentAssignment(db: Db, vehicleNumber: string) {
+  const found = (await findVehiclesWithOrders(db, [vehicleKey(vehicleNumber)])).values().next().value;
+  if (!found) throw new AppError('vehicle_not_found', `No vehicle ${vehicleNumber}`, 404);
+  const { vehicle, assignment } = found;
+  if (!assignment) throw new AppError('no_assignment', `${vehicle.vehicle_number} carries no order`, 404);
+  return {
+    vehicle_number: vehicle.vehicle_number,
+    city: vehicle.city,
+    orderId: assignment.order_id,
+    orderNumber: assignment.order_number,
+  };
 }

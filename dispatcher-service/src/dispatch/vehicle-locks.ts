@@ -27,7 +27,6 @@ export interface VehicleLocks {
   create(vehicleKey: string, orderId: number): Promise<boolean>;
   /** Compare-and-delete; true when the lock was ours and is gone. */
   release(vehicleKey: string, orderId: number | string): Promise<boolean>;
-  holder(vehicleKey: string): Promise<string | null>;
   /** Every lock under this instance's prefix, in SCAN batches. */
   scan(): AsyncGenerator<LockState[]>;
 }
@@ -78,7 +77,6 @@ export function createVehicleLocks(
       });
       return deleted === 1;
     },
-    holder: (vehicleKey) => redis.get(keyOf(vehicleKey)),
     async *scan() {
       // The prefix and vehicle keys carry no glob characters (both are validated), so MATCH is exact.
       for await (const keys of redis.scanIterator({ MATCH: `${namespace}*`, COUNT: 200 })) {

@@ -1,4 +1,4 @@
-import type { Db, Knex } from '@delivery/common';
+import type { Db } from '@delivery/common';
 
 export interface WaitingOrder {
   id: number;
@@ -23,13 +23,10 @@ const COLUMNS = 'id, order_id, order_number, city, city_key, correlation_id';
 // as much CPU as the round trip.
 
 /** Which of these orders are known already (an assignment wins over the rest). */
-export async function findKnownOrders(
-  trx: Knex.Transaction,
-  orderIds: readonly number[],
-): Promise<Map<number, KnownOrder>> {
+export async function findKnownOrders(db: Db, orderIds: readonly number[]): Promise<Map<number, KnownOrder>> {
   if (orderIds.length === 0) return new Map();
   const ids = [...orderIds];
-  const [rows] = (await trx.raw(
+  const [rows] = (await db.raw(
     `SELECT order_id, 'waiting' AS state FROM waiting_orders WHERE order_id IN (?)
      UNION ALL SELECT order_id, 'finished' FROM finished_orders WHERE order_id IN (?)
      UNION ALL SELECT order_id, 'assigned' FROM assignments WHERE order_id IN (?)`,
@@ -48,12 +45,9 @@ export async function findKnownOrders(
  * Appends the orders to their cities' queues, in list order: one multi-row INSERT numbers its
  * rows in order, and the id is the arrival order.
  */
-export async function insertWaitingOrders(
-  trx: Knex.Transaction,
-  rows: readonly NewWaitingOrder[],
-): Promise<void> {
+export async function insertWaitingOrders(db: Db, rows: readonly NewWaitingOrder[]): Promise<void> {
   if (rows.length === 0) return;
-  await trx.raw(
+  await db.raw(
     `INSERT INTO waiting_orders (order_id, order_number, city, city_key, correlation_id)
      VALUES ${rows.map(() => '(?, ?, ?, ?, ?)').join(', ')}`,
     rows.flatMap((r) => [r.order_id, r.order_number, r.city, r.city_key, r.correlation_id]),
@@ -62,25 +56,24 @@ export async function insertWaitingOrders(
 
 /** The `limit` oldest waiting orders of each city, in one statement, oldest first. */
 export async function findOldestWaiting(
-  trx: Knex.Transaction,
+  db: Db,
   cities: readonly { key: string; limit: number }[],
 ): Promise<WaitingOrder[]> {
   if (cities.length === 0) return [];
   const part = `(SELECT ${COLUMNS} FROM waiting_orders WHERE city_key = ? ORDER BY id LIMIT ?)`;
-  const [rows] = (await trx.raw(
+  const [rows] = (await db.raw(
     `${cities.map(() => part).join(' UNION ALL ')} ORDER BY id`,
     cities.flatMap((c) => [c.key, c.limit]),
   )) as [WaitingOrder[]];
   return rows;
 }
 
-export async function deleteWaitingOrders(trx: Knex.Transaction, ids: readonly number[]): Promise<void> {
+export async function deleteWaitingOrders(db: Db, ids: readonly number[]): Promise<void> {
   if (ids.length === 0) return;
-  await trx.raw('DELETE FROM waiting_orders WHERE id IN (?)', [[...ids]]);
+  await db.raw('DELETE FROM waiting_orders WHERE id IN (?)', [[...ids]]);
 }
 
-/** A plain read: whether anyone waits in the city (see serveWaitingOrders for when it is enough). */
-/** Which of the cities have an order waiting. */
+/** Which of the cities have an order waiting: a plain read (see allocateWaitingOrders for when it is enough). */
 export async function citiesWhereSomeoneWaits(db: Db, keys: readonly string[]): Promise<string[]> {
   const [rows] = (await db.raw('SELECT DISTINCT city_key FROM waiting_orders WHERE city_key IN (?)', [
     [...keys],

@@ -1,6 +1,4 @@
-import { AppError, cityKey } from '@delivery/common';
-import { serveWaitingOrdersAfter } from '../dispatch/allocate-vehicle.js';
-import type { DispatchDeps } from '../dispatch/dispatch-deps.js';
+import { AppError, cityKey, isDuplicateKeyError, type Db } from '@delivery/common';
 import { vehicleKey } from '../keys.js';
 import type { RegisterVehicleInput } from './vehicle-schemas.js';
 import { insertVehicle } from './vehicles-repository.js';
@@ -11,9 +9,18 @@ export interface RegisteredVehicle {
   city: string;
 }
 
+export interface RegistrationDeps {
+  db: Db;
+  /**
+   * Told of each vehicle once it is registered, before the answer: dispatch gives it to the
+   * oldest order waiting in its city (wired in app.ts, so vehicles never import dispatch).
+   */
+  onVehicleAdded: (cityKey: string) => Promise<void>;
+}
+
 /** Registers the vehicle, then lets it serve the oldest order waiting in its city. */
 export async function registerVehicle(
-  deps: DispatchDeps,
+  deps: RegistrationDeps,
   input: RegisterVehicleInput,
 ): Promise<RegisteredVehicle> {
   const row = {
@@ -26,9 +33,9 @@ export async function registerVehicle(
   try {
     id = await insertVehicle(deps.db, row);
   } catch (err) {
-    if ((err as { code?: unknown }).code !== 'ER_DUP_ENTRY') throw err;
+    if (!isDuplicateKeyError(err)) throw err;
     throw new AppError('vehicle_exists', `Vehicle ${input.vehicle_number} is registered already`, 409);
   }
-  await serveWaitingOrdersAfter(deps, row.city_key, 'registration');
+  await deps.onVehicleAdded(row.city_key);
   return { id, vehicle_number: row.vehicle_number, city: row.city };
 }

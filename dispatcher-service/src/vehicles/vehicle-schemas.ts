@@ -31,26 +31,16 @@ export type AvailabilityFilter = 'all' | 'free' | 'allocated';
 export const releaseParams = z.object({ vehicle_number: vehicleNumber }).strict();
 export const releaseInCityParams = z.object({ vehicle_number: vehicleNumber, city }).strict();
 
-/** Response shapes, for the API document. */
-export const registeredVehicle = z.object({
-  id: z.number().int(),
-  vehicle_number: z.string(),
-  city: z.string(),
-});
-export const vehicleListing = z.array(z.object({ vehicle_number: z.string(), city: z.string() }));
+/** Response shapes, for the API document (never parsed). */
+export const vehicleListing = z.array(z.object({ vehicle_number: vehicleNumber, city }));
+export const registeredVehicle = z.object({ id: positiveId, vehicle_number: vehicleNumber, city });
 export const vehicleAssignment = z.object({
-  vehicle_number: z.string(),
-  city: z.string(),
-  orderId: z.number().int(),
+  vehicle_number: vehicleNumber,
+  city,
+  orderId: positiveId,
   orderNumber: z.string(),
 });
-export const releasedVehicle = z.object({
-  vehicle_number: z.string(),
-  city: z.string(),
-  orderId: z.number().int(),
-  orderNumber: z.string(),
-  status: z.literal('DELIVERED'),
-});
+export const releasedVehicle = vehicleAssignment.extend({ status: z.literal('DELIVERED') });
 
 /** The optional body of a release: the order the client means to deliver. */
 export const releaseBody = z.strictObject({ orderId: positiveId }).optional();

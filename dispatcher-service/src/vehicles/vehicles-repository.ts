@@ -1,4 +1,4 @@
-import type { Db, Knex } from '@delivery/common';
+import type { Db } from '@delivery/common';
 import type { AvailabilityFilter } from './vehicle-schemas.js';
 
 export interface Vehicle {
@@ -16,24 +16,15 @@ export interface VehicleListing {
 
 const VEHICLE_COLUMNS = 'id, vehicle_number, vehicle_key, city, city_key';
 
-export async function insertVehicle(
-  db: Db,
-  vehicle: Omit<Vehicle, 'id'>,
-  trx?: Knex.Transaction,
-): Promise<number> {
-  const [id] = await (trx ?? db)('vehicles').insert(vehicle);
+export async function insertVehicle(db: Db, vehicle: Omit<Vehicle, 'id'>): Promise<number> {
+  const [id] = await db('vehicles').insert(vehicle);
   return Number(id);
 }
 
-export async function findVehicleByKey(
-  db: Db,
-  key: string,
-  trx?: Knex.Transaction,
-): Promise<Vehicle | undefined> {
-  const [rows] = (await (trx ?? db).raw(
-    `SELECT ${VEHICLE_COLUMNS} FROM vehicles WHERE vehicle_key = ? LIMIT 1`,
-    [key],
-  )) as [Vehicle[]];
+export async function findVehicleByKey(db: Db, key: string): Promise<Vehicle | undefined> {
+  const [rows] = (await db.raw(`SELECT ${VEHICLE_COLUMNS} FROM vehicles WHERE vehicle_key = ? LIMIT 1`, [
+    key,
+  ])) as [Vehicle[]];
   return rows[0];
 }
 
@@ -105,10 +96,7 @@ export interface FreeVehiclePage {
  * on the active assignment, so the walk tries O(1) locks however many vehicles of the city are
  * busy.
  */
-export async function findFreeVehicles(
-  trx: Knex.Transaction,
-  pages: readonly FreeVehiclePage[],
-): Promise<Vehicle[]> {
+export async function findFreeVehicles(db: Db, pages: readonly FreeVehiclePage[]): Promise<Vehicle[]> {
   if (pages.length === 0) return [];
   const part = (page: FreeVehiclePage) =>
     `(SELECT v.id, v.vehicle_number, v.vehicle_key, v.city, v.city_key, v.last_released_at FROM vehicles v
@@ -116,7 +104,7 @@ export async function findFreeVehicles(
         AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.active_vehicle_id = v.id)
       ORDER BY v.last_released_at, v.id LIMIT ?)`;
   // Plain SQL: it runs for every batch of orders, and knex's builder costs as much CPU as the round trip.
-  const [rows] = (await trx.raw(
+  const [rows] = (await db.raw(
     `${pages.map(part).join(' UNION ALL ')} ORDER BY city_key, last_released_at, id`,
     pages.flatMap((p) => (p.skip.length > 0 ? [p.key, [...p.skip], p.limit] : [p.key, p.limit])),
   )) as [(Vehicle & { last_released_at: unknown })[]];
@@ -130,12 +118,9 @@ export async function findFreeVehicles(
 }
 
 /** Which of these cities have any vehicle registered. */
-export async function citiesWithVehicles(
-  trx: Knex.Transaction,
-  keys: readonly string[],
-): Promise<Set<string>> {
+export async function citiesWithVehicles(db: Db, keys: readonly string[]): Promise<Set<string>> {
   if (keys.length === 0) return new Set();
-  const [rows] = (await trx.raw('SELECT DISTINCT city_key FROM vehicles WHERE city_key IN (?)', [
+  const [rows] = (await db.raw('SELECT DISTINCT city_key FROM vehicles WHERE city_key IN (?)', [
     [...keys],
   ])) as [{ city_key: string }[]];
   return new Set(rows.map((r) => r.city_key));

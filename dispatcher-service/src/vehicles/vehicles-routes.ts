@@ -1,88 +1,18 @@
-import { createHash } from 'node:crypto';
-import type { Express, Request, RequestHandler } from 'express';
-import { cityKey, requireInternalToken, type Db } from '@delivery/common';
-import type { DispatchDeps } from '../dispatch/dispatch-deps.js';
-import type { OrdersClient } from '../orders-client/orders-client.js';
-import { vehicleKey } from '../keys.js';
-import { currentAssignment, listVehicles } from './list-vehicles.js';
-import { registerVehicle } from './register-vehicle.js';
-import { idempotentRequests, replay } from './release-requests.js';
-import { vehicleReleaser, type ReleaseRequest } from './release-vehicle.js';
-import {
-  assignmentTag,
-  availabilityFilter,
-  cityParams,
-  idempotencyKeyOf,
-  listVehiclesQuery,
-  ordersInIfMatch,
-  registerVehicleBody,
-  releaseBody,
-  releaseInCityParams,
-  releaseParams,
-} from './vehicle-schemas.js';
+import type { Express } from 'express';
+import { listVehicles } from './list-vehicles.js';
+import { registerVehicle, type RegistrationDeps } from './register-vehicle.js';
+import { availabilityFilter, cityParams, listVehiclesQuery, registerVehicleBody } from './vehicle-schemas.js';
 
-export interface VehicleRouteDeps {
-  db: Db;
-  dispatch: DispatchDeps;
-  orders: OrdersClient;
-  internalToken?: string;
-}
-
-export function vehicleRoutes(app: Express, { db, dispatch, orders, internalToken }: VehicleRouteDeps): void {
+/** The vehicle registry's routes; a vehicle's assignment and its release are dispatch's (release-routes.ts). */
+export function vehicleRoutes(app: Express, deps: RegistrationDeps): void {
   app.post('/dispatch-locations', async (req, res) => {
     const input = registerVehicleBody.parse(req.body);
-    res.status(201).json(await registerVehicle(dispatch, input));
+    res.status(201).json(await registerVehicle(deps, input));
   });
 
   app.get('/dispatch-locations/:city', async (req, res) => {
     const { city } = cityParams.parse(req.params);
     const filter = availabilityFilter(listVehiclesQuery.parse(req.query));
-    res.json(await listVehicles(db, city, filter));
+    res.json(await listVehicles(deps.db, city, filter));
   });
-
-  // Both forms: the design's, and the one in the assignment's curl example (city checked too).
-  const releaseVehicle = vehicleReleaser({ ...dispatch, orders });
-  const once = idempotentRequests(db);
-  const release = (params: typeof releaseParams | typeof releaseInCityParams): RequestHandler => {
-    return async (req, res) => {
-      const request = releaseRequest(req, params);
-      const key = idempotencyKeyOf(req.get('idempotency-key'));
-      if (key === undefined) return void res.json(await releaseVehicle(request));
-      const { answer, replayed } = await once(key, fingerprint(request), () => releaseVehicle(request));
-      if (replayed) res.setHeader('idempotent-replayed', 'true');
-      res.status(answer.status).json(replay(answer));
-    };
-  };
-  app.get('/dispatch-locations/:vehicle_number/assignment', async (req, res) => {
-    const { vehicle_number } = releaseParams.parse(req.params);
-    const carried = await currentAssignment(db, vehicle_number);
-    res.setHeader('etag', assignmentTag(carried.orderId)).json(carried);
-  });
-
-  // A release delivers an order: service-to-service when INTERNAL_TOKEN is set.
-  const internal = requireInternalToken(internalToken);
-  app.patch('/dispatch-locations/:vehicle_number/release', internal, release(releaseParams));
-  app.patch('/dispatch-locations/:vehicle_number/:city/release', internal, release(releaseInCityParams));
-}
-
-function releaseRequest(
-  req: Request,
-  params: typeof releaseParams | typeof releaseInCityParams,
-): ReleaseRequest {
-  // Taken first: the request ends only an assignment that existed when it arrived.
-  const arrivedAt = new Date();
-  const named = releaseBody.parse(req.body)?.orderId;
-  const tagged = ordersInIfMatch(req.get('if-match'));
-  const expectedOrders = named === undefined ? tagged : new Set(!tagged || tagged.has(named) ? [named] : []);
-  return { ...params.parse(req.params), expectedOrders, arrivedAt };
-}
-
-/** What makes two releases the same request: a key reused for another one is refused. */
-function fingerprint({ vehicle_number, city, expectedOrders }: ReleaseRequest): string {
-  const what = [
-    vehicleKey(vehicle_number),
-    city === undefined ? '' : cityKey(city),
-    [...(expectedOrders ?? [])].sort(),
-  ];
-  return createHash('sha256').update(JSON.stringify(what)).digest('hex');
 }

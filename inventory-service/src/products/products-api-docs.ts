@@ -1,18 +1,10 @@
 import { z } from 'zod';
 import type { RouteDoc } from '@delivery/common';
-import { createProductBody, productIdParam, updateProductBody } from './product-schemas.js';
-
-/** The product JSON the routes answer with; documentation only, never parsed. */
-export const productResponse = z.object({
-  id: z.number().int(),
-  name: z.string(),
-  stock: z.number().int(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-});
+import { createProductBody, productIdParam, productResponse, updateProductBody } from './product-schemas.js';
 
 const tags = ['products'];
 
+/** What only the routes know (path, statuses, prose); the schemas are product-schemas.ts's, generated. */
 export const productRouteDocs: RouteDoc[] = [
   {
     method: 'post',
@@ -41,6 +33,7 @@ export const productRouteDocs: RouteDoc[] = [
     params: productIdParam,
     responses: {
       200: { description: 'the product', schema: productResponse },
+      400: { description: 'the id is not a positive integer' },
       404: { description: 'no such product' },
     },
   },

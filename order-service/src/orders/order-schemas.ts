@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { cityName, idParam, nameText, positiveId } from '@delivery/common';
+import { cityName, errorJson, idParam, nameText, positiveId } from '@delivery/common';
 import { hasAtMostTwoDecimals, numberToCents } from './money.js';
 import { ORDER_STATUSES } from './order-status.js';
 
 /**
- * Request schemas of the orders API. Unknown fields are refused (strict objects) rather than
- * dropped: a misspelt field ("quantitiy") silently ignored would place a different order than
- * the one the client meant.
+ * Request schemas of the orders API, and the response shapes its document describes. Unknown
+ * fields are refused (strict objects) rather than dropped: a misspelt field ("quantitiy") silently
+ * ignored would place a different order than the one the client meant.
  */
 const MAX_PRICE = 1_000_000;
 /** DECIMAL(12,2) holds at most 9 999 999 999.99. */
@@ -14,7 +14,13 @@ const MAX_TOTAL_CENTS = 999_999_999_999;
 
 const id = positiveId;
 
-const price = z.number().min(0).max(MAX_PRICE).refine(hasAtMostTwoDecimals, 'must have at most 2 decimals');
+const price = z
+  .number()
+  .min(0)
+  .max(MAX_PRICE)
+  .refine(hasAtMostTwoDecimals, 'must have at most 2 decimals')
+  // A refinement is invisible to JSON Schema; `multipleOf: 0.01` would fail 49.99 in float arithmetic.
+  .meta({ description: 'at most 2 decimals' });
 
 export const orderItemBody = z.strictObject({
   productId: id,
@@ -82,3 +88,34 @@ export const deliveriesBody = z.strictObject({
     .max(MAX_DELIVERIES),
 });
 export type DeliveriesInput = z.infer<typeof deliveriesBody>['deliveries'];
+
+/** The order JSON every route answers with (DESIGN.md §3): for the API document, never parsed. */
+export const orderResponse = z.object({
+  id,
+  orderNumber: z.string().meta({ example: 'ORD-000123' }),
+  customerId: id,
+  city: cityName,
+  status: z.enum(ORDER_STATUSES),
+  items: z.array(orderItemBody),
+  totalAmount: z.number(),
+  vehicleNumber: z.string().nullable(),
+  rejectionReason: z.string().nullable(),
+  cancellationReason: z.string().nullable(),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});
+
+/** POST /orders/deliveries: one result per delivery, in request order; a refusal is PATCH's. */
+export const deliveriesResponse = z.object({
+  results: z.array(
+    z.discriminatedUnion('ok', [
+      z.object({ orderId: id, ok: z.literal(true) }),
+      z.object({
+        orderId: id,
+        ok: z.literal(false),
+        status: z.number().int().meta({ description: '404 or 409, as PATCH /orders/:id would answer' }),
+        error: errorJson,
+      }),
+    ]),
+  ),
+});

@@ -1,33 +1,19 @@
 import { z } from 'zod';
-import type { RouteDoc } from '@delivery/common';
+import { internalTokenRefused, type RouteDoc } from '@delivery/common';
 import {
   cancelBody,
   changeStatusBody,
   deliveriesBody,
+  deliveriesResponse,
   listOrdersQuery,
   orderIdParam,
+  orderResponse,
   placeOrderBody,
 } from './order-schemas.js';
-import { ORDER_STATUSES } from './order-status.js';
-
-/** The order JSON every route answers with (DESIGN.md §3); documentation only, never parsed. */
-export const orderResponse = z.object({
-  id: z.number().int(),
-  orderNumber: z.string().meta({ example: 'ORD-000123' }),
-  customerId: z.number().int(),
-  city: z.string(),
-  status: z.enum(ORDER_STATUSES),
-  items: z.array(z.object({ productId: z.number().int(), price: z.number(), quantity: z.number().int() })),
-  totalAmount: z.number(),
-  vehicleNumber: z.string().nullable(),
-  rejectionReason: z.string().nullable(),
-  cancellationReason: z.string().nullable(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-});
 
 const tags = ['orders'];
 
+/** What only the routes know (path, statuses, prose); the schemas are order-schemas.ts's, generated. */
 export const orderRouteDocs: RouteDoc[] = [
   {
     method: 'post',
@@ -76,7 +62,7 @@ export const orderRouteDocs: RouteDoc[] = [
     responses: {
       200: { description: 'the order', schema: orderResponse },
       400: { description: 'unknown status, or a reason with a status other than CANCELLED' },
-      401: { description: 'unauthorized: INTERNAL_TOKEN is set and the request does not carry it' },
+      401: internalTokenRefused,
       404: { description: 'no such order' },
       409: {
         description:
@@ -92,7 +78,7 @@ export const orderRouteDocs: RouteDoc[] = [
       'and its vehicle is freed. A repeat is a 200 no-op',
     tags,
     params: orderIdParam,
-    body: cancelBody.unwrap(),
+    body: cancelBody,
     responses: {
       200: { description: 'the order, CANCELLED', schema: orderResponse },
       400: { description: 'validation_failed: the reason is blank, too long or has control characters' },
@@ -108,21 +94,9 @@ export const orderRouteDocs: RouteDoc[] = [
     tags,
     body: deliveriesBody,
     responses: {
-      200: {
-        description: 'one result per delivery, in request order',
-        schema: z.object({
-          results: z.array(
-            z.object({
-              orderId: z.number().int(),
-              ok: z.boolean(),
-              status: z.number().int().optional().meta({ description: '404 or 409 when not ok' }),
-              error: z.object({ code: z.string(), message: z.string() }).optional(),
-            }),
-          ),
-        }),
-      },
+      200: { description: 'one result per delivery, in request order', schema: deliveriesResponse },
       400: { description: 'validation_failed: 1 to 500 deliveries of positive order ids' },
-      401: { description: 'unauthorized: INTERNAL_TOKEN is set and the request does not carry it' },
+      401: internalTokenRefused,
     },
   },
 ];

@@ -1,4 +1,4 @@
-import type { RouteDoc } from '@delivery/common';
+import { internalTokenRefused, type RouteDoc } from '@delivery/common';
 import {
   cityParams,
   listVehiclesQuery,
@@ -20,7 +20,7 @@ const releaseResponses = {
     schema: releasedVehicle,
   },
   400: { description: 'malformed vehicle number or city' },
-  401: { description: 'unauthorized: INTERNAL_TOKEN is set and the request does not carry it' },
+  401: internalTokenRefused,
   404: { description: 'vehicle_not_found: unknown vehicle, or not in that city' },
   409: {
     description:
@@ -32,7 +32,7 @@ const releaseResponses = {
   502: { description: 'order-service unreachable or refusing: nothing changed, repeat the request' },
 };
 
-/** The dispatcher's routes, described from the schemas they validate with (served at /openapi.json). */
+/** What only the routes know (path, statuses, prose); the schemas are vehicle-schemas.ts's, generated. */
 export const vehicleRouteDocs: RouteDoc[] = [
   {
     method: 'post',
@@ -86,6 +86,7 @@ export const vehicleRouteDocs: RouteDoc[] = [
     params: releaseParams,
     responses: {
       200: { description: 'the current assignment', schema: vehicleAssignment },
+      400: { description: 'malformed vehicle number' },
       404: { description: 'vehicle_not_found, or no_assignment: the vehicle carries no order' },
     },
   },
