@@ -53,8 +53,12 @@ test-faults: $(NPM_STAMP) infra ## Kill, stop and restart Kafka, Redis, MySQL an
 seed: $(NPM_STAMP) ## Products (101 included) and vehicles in Colombo and Kandy; a second run changes nothing
 	npx tsx scripts/seed.ts
 
-bench: $(NPM_STAMP) ## Benchmark the running system (or `make up` first) against this machine's limits: make bench ARGS="--rate 100"
+bench: $(NPM_STAMP) ## Benchmark the running system (`make up` first if needed): make bench ARGS="--rate 100" or ARGS="--rate 10,20,40,100,max"
 	npx tsx bench/run.ts $(ARGS)
+
+.PHONY: bench-canonical
+bench-canonical: $(NPM_STAMP) ## Regenerate bench/results/ (one result per scenario) and docs/performance.md's tables, ~10 min on a quiet machine
+	npx tsx bench/canonical.ts $(ARGS)
 
 demo: $(NPM_STAMP) ## The whole story over HTTP against a running `make up`
 	npx tsx scripts/demo.ts

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A/B of two versions of the services on this machine, with the same bench: starts the services
 # from <tree> (a checkout or a worktree of another commit, `npm ci` done there), runs this
-# checkout's bench against them, stops them. Alternate old and new runs within minutes: the
-# machine's speed drifts over a day.
+# checkout's bench/run.ts against them (results in bench/results/raw/), stops them. Alternate old
+# and new runs within minutes: the machine's speed drifts over a day.
 #   git worktree add /tmp/old <commit> && (cd /tmp/old && npm ci)
 #   bench/ab.sh old-max /tmp/old -- --no-limits --big-city 0
 #   bench/ab.sh new-max .        -- --no-limits --big-city 0
@@ -22,7 +22,8 @@ fi
 [[ "$tree" != "$ROOT" ]] && cp "$tree"/.run/*-service.pid .run/
 stop() {
   (cd "$tree" && bash scripts/services.sh stop >/dev/null) || true
-  [[ "$tree" != "$ROOT" ]] && rm -f .run/*-service.pid
+  # An `if`, not `&&`: the trap's last status is the script's, and a run of this checkout is no failure.
+  if [[ "$tree" != "$ROOT" ]]; then rm -f .run/*-service.pid; fi
 }
 trap stop EXIT
 sleep 3

@@ -2,7 +2,7 @@ import type { Db } from '@delivery/common';
 import { createClient, type RedisClientType } from 'redis';
 import type { OrderSpec } from './load.js';
 import { REDIS_URL, registerVehicles, type JsonClient } from './system.js';
-import { mapLimit, nowMs, summarize, type Summary } from './stats.js';
+import { cdf, mapLimit, nowMs, summarize, type Summary } from './stats.js';
 
 /**
  * What one allocation costs in Redis, in a city of `vehicles` vehicles of which all but one are
@@ -26,6 +26,14 @@ export interface CityCost {
   /** Global MariaDB row reads (Handler_read_*) per allocation+release: includes other clients. */
   mariadbRowReadsPerOrder: number;
   postToDispatchedMs: Summary;
+  /** The same at each of CDF_PERCENTS (stats.ts). */
+  postToDispatchedCdfMs: number[];
+}
+
+/** The crowded city against the control city of one vehicle. */
+export interface CrowdedCity {
+  control: CityCost;
+  crowded: CityCost;
 }
 
 export interface CityPhaseDeps {
@@ -64,7 +72,7 @@ async function release(deps: CityPhaseDeps, vehicle: string): Promise<void> {
   if (res.status !== 200) throw new Error(`release ${vehicle} answered ${res.status}`);
 }
 
-export async function measureCityCost(
+async function measureCityCost(
   deps: CityPhaseDeps,
   name: string,
   vehicles: number,
@@ -132,6 +140,30 @@ export async function measureCityCost(
     outsideWindows: client.length - inWindow.reduce((a, b) => a + b, 0),
     mariadbRowReadsPerOrder: Math.round(reads / allocations),
     postToDispatchedMs: summarize(latencies),
+    postToDispatchedCdfMs: cdf(latencies),
     vehicleNumbers: [...fleet.keys()],
+  };
+}
+
+/**
+ * The phase as a run has it: the control city of one vehicle, then the crowded one. Returns
+ * their figures and what they registered, for the final-state check.
+ */
+export async function crowdedCityPhase(
+  deps: CityPhaseDeps,
+  vehicles: number,
+  allocations: number,
+): Promise<{ cost: CrowdedCity; cities: string[]; vehicleNumbers: string[] }> {
+  const { vehicleNumbers: controlFleet, ...control } = await measureCityCost(deps, 'one', 1, allocations);
+  const { vehicleNumbers: crowdedFleet, ...crowded } = await measureCityCost(
+    deps,
+    'big',
+    vehicles,
+    allocations,
+  );
+  return {
+    cost: { control, crowded },
+    cities: [control.city, crowded.city],
+    vehicleNumbers: [...controlFleet, ...crowdedFleet],
   };
 }

@@ -104,6 +104,26 @@ export function cpuMeter() {
   };
 }
 
-export function cores(): number {
-  return os.cpus().length;
+export interface CpuPerOrder {
+  /** ms of CPU per order, by process. */
+  byProcess: Record<string, number>;
+  total: number;
+  /** orders/s that cost allows: on all cores, and on the cores other work left during the run. */
+  allCores: number;
+  leftByOthers: number;
+}
+
+export function cpuPerOrder(w: CpuWindow, orders: number): CpuPerOrder {
+  const n = Math.max(1, orders);
+  const byProcess = Object.fromEntries(
+    Object.entries(w.perProcess).map(([k, s]) => [k, Math.round((s / n) * 1_000 * 100) / 100]),
+  );
+  const total = Object.values(byProcess).reduce((a, b) => a + b, 0);
+  const cores = os.cpus().length;
+  return {
+    byProcess,
+    total: Math.round(total * 100) / 100,
+    allCores: Math.round((cores * 1_000) / total),
+    leftByOthers: Math.round(((cores - w.otherCpuSeconds / w.seconds) * 1_000) / total),
+  };
 }

@@ -34,6 +34,8 @@ export interface EventTap {
    * were written: the two events nothing waits for live are read once, after the run.
    */
   readWritten(orders: Db, orderIds: readonly number[]): Promise<void>;
+  /** Resolves once the order's order.dispatched has reached the bench (at once if it has). */
+  waitDispatched(orderId: number): Promise<Seen & { vehicleNumber: string }>;
   readonly byOrder: Map<number, OrderEvents>;
 }
 
@@ -61,6 +63,7 @@ export function createEventTap(
   const groupId = `bench-${run}`;
   const topics = [TOPICS.orderInventoryUpdated, TOPICS.orderDispatched];
   const byOrder = new Map<number, OrderEvents>();
+  const waiters = new Map<number, (e: NonNullable<OrderEvents['dispatched']>) => void>();
   let consumer: Consumer | undefined;
 
   function record(value: Buffer | null, receivedAt: number) {
@@ -74,12 +77,20 @@ export function createEventTap(
     else if (env.type === 'order.dispatched') {
       o.dispatchedCount += 1;
       o.dispatched ??= { ...seen, vehicleNumber: env.data.vehicleNumber! };
+      waiters.get(orderId)?.(o.dispatched);
+      waiters.delete(orderId);
     }
     onEvent(orderId, env.type, o);
   }
 
   return {
     byOrder,
+    waitDispatched: (orderId) =>
+      new Promise((resolve) => {
+        const seen = byOrder.get(orderId)?.dispatched;
+        if (seen) resolve(seen);
+        else waiters.set(orderId, resolve);
+      }),
     async readWritten(orders, orderIds) {
       for (let i = 0; i < orderIds.length; i += 1_000) {
         const keys = orderIds.slice(i, i + 1_000).map(String);

@@ -1,7 +1,7 @@
 import type { EventTap, OrderEvents } from './events.js';
 import { drive, type OrderSpec, type PostResult } from './load.js';
 import type { JsonClient } from './system.js';
-import { nowMs, sleep, summarize } from './stats.js';
+import { cdf, nowMs, sleep, summarize } from './stats.js';
 
 export interface PipelineRun {
   results: PostResult[];
@@ -82,14 +82,16 @@ export function pipelineFigures(run: PipelineRun, tap: EventTap) {
   const hi = outcomes[Math.floor(outcomes.length * 0.9)] ?? lastOutcome;
   const steadyCount = Math.floor(outcomes.length * 0.9) - Math.floor(outcomes.length * 0.1);
   const perSecond = (n: number, ms: number) => Math.round((n / Math.max(ms, 1)) * 1_000 * 10) / 10;
-  const lat = (pick: (e: OrderEvents) => number | undefined) =>
-    summarize(
-      accepted.map((r) => {
-        const e = tap.byOrder.get(r.orderId!);
-        const t = e && pick(e);
-        return t === undefined ? NaN : t - r.scheduledAt;
-      }),
-    );
+  const since = (pick: (e: OrderEvents) => number | undefined) =>
+    accepted.map((r) => {
+      const e = tap.byOrder.get(r.orderId!);
+      const t = e && pick(e);
+      return t === undefined ? NaN : t - r.scheduledAt;
+    });
+  const post = run.results.map((r) => r.doneAt - r.scheduledAt);
+  // order.confirmed as order-service wrote it (its outbox), the outcome as the bench received it.
+  const postToConfirmed = since((e) => e.confirmed?.occurredAt);
+  const postToDispatched = since((e) => e.dispatched?.receivedAt);
   const timeline: { second: number; sent: number; completed: number }[] = [];
   const bucket = (t: number) => Math.floor((t - firstSend) / 1_000);
   for (const r of run.results) {
@@ -117,11 +119,15 @@ export function pipelineFigures(run: PipelineRun, tap: EventTap) {
       steadyPerSecond: perSecond(steadyCount, hi - lo),
     },
     latencyMs: {
-      post: summarize(run.results.map((r) => r.doneAt - r.scheduledAt)),
-      // order.confirmed as order-service wrote it (its outbox), the outcome as the bench received it.
-      postToConfirmed: lat((e) => e.confirmed?.occurredAt),
-      postToDispatched: lat((e) => e.dispatched?.receivedAt),
+      post: summarize(post),
+      postToConfirmed: summarize(postToConfirmed),
+      postToDispatched: summarize(postToDispatched),
       sendLag: summarize(run.results.map((r) => r.sentAt - r.scheduledAt)),
+    },
+    latencyCdfMs: {
+      post: cdf(post),
+      postToConfirmed: cdf(postToConfirmed),
+      postToDispatched: cdf(postToDispatched),
     },
     duplicateDispatchedEvents: duplicates,
     timeline: Array.from(timeline, (t, i) => t ?? { second: i, sent: 0, completed: 0 }),

@@ -27,11 +27,6 @@ async function epochMsBy(db: Db, table: 'outbox' | 'processed_events', column: s
 
 export interface Breakdown {
   stages: StageRow[];
-  /**
-   * Relay cycles per order: rows one cycle marks share its published_at, so the distinct values
-   * per database count the cycles that published the run's events.
-   */
-  relayCyclesPerOrder: number;
 }
 
 export async function stageBreakdown(
@@ -131,15 +126,11 @@ export async function stageBreakdown(
     ],
     ['total: POST sent → order.dispatched received', (o) => o.events.dispatched!.receivedAt - o.sentAt],
   ];
-  const cycles =
-    new Set([...createdPub.values(), ...confirmedPub.values()]).size +
-    new Set(inventoryPub.values()).size +
-    new Set(dispatchedPub.values()).size;
   const rows = stages.map(([stage, fn]) => ({
     stage,
     ms: summarize(full.map(fn).filter((v): v is number => v !== undefined)),
   }));
-  return { stages: rows, relayCyclesPerOrder: full.length ? cycles / full.length : 4 };
+  return { stages: rows };
 }
 
 function sub(a: number | undefined, b: number | undefined): number | undefined {

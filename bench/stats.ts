@@ -55,3 +55,13 @@ export async function mapLimit<T, R>(
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
 }
+
+/** The probabilities (in %) a result keeps its latency distributions at: enough to draw a CDF. */
+export const CDF_PERCENTS: readonly number[] = [...Array.from({ length: 100 }, (_, i) => i), 99.5, 99.9, 100];
+
+/** Latency (ms) at each of CDF_PERCENTS: a CDF small enough to keep in every result file. */
+export function cdf(values: number[]): number[] {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return [];
+  return CDF_PERCENTS.map((p) => Math.round((p === 0 ? sorted[0]! : percentile(sorted, p)) * 100) / 100);
+}

@@ -1,6 +1,10 @@
 import { spawnSync } from 'node:child_process';
+import { createDb, internalAuthHeaders } from '@delivery/common';
+import { createClient, type RedisClientType } from 'redis';
 import { Pool } from 'undici';
+import type { BenchOptions } from './args.js';
 import { mapLimit } from './stats.js';
+import type { Dbs } from './verify.js';
 
 /** The bench only ever talks to this machine: the ports `make up` serves and the local infrastructure. */
 export const HOST = '127.0.0.1';
@@ -112,4 +116,37 @@ export async function registerVehicles(dispatcher: JsonClient, vehicles: Map<str
     if (res.status !== 201)
       throw new Error(`POST /dispatch-locations answered ${res.status} ${JSON.stringify(res.body)}`);
   });
+}
+
+/** The clients a run talks through: the services over HTTP, their databases, Redis. */
+export interface Connections {
+  order: JsonClient;
+  inventory: JsonClient;
+  dispatcher: JsonClient;
+  dbs: Dbs;
+  redis: RedisClientType;
+}
+
+export async function connect(opts: BenchOptions): Promise<Connections & { close(): Promise<void> }> {
+  const auth = internalAuthHeaders(opts.internalToken);
+  const c: Connections = {
+    order: new JsonClient(SERVICES.order, opts.concurrency, auth),
+    inventory: new JsonClient(SERVICES.inventory, 4, auth),
+    dispatcher: new JsonClient(SERVICES.dispatcher, 32, auth),
+    dbs: {
+      orders: createDb({ url: MYSQL_URL, database: DATABASES.order, poolMax: 4 }),
+      inventory: createDb({ url: MYSQL_URL, database: DATABASES.inventory, poolMax: 2 }),
+      dispatch: createDb({ url: MYSQL_URL, database: DATABASES.dispatcher, poolMax: 2 }),
+    },
+    redis: createClient({ url: REDIS_URL }) as RedisClientType,
+  };
+  await c.redis.connect();
+  return {
+    ...c,
+    async close() {
+      await Promise.all([c.order.close(), c.inventory.close(), c.dispatcher.close()]);
+      await Promise.all(Object.values(c.dbs).map((db) => db.destroy()));
+      await c.redis.close();
+    },
+  };
 }
