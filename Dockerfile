@@ -1,6 +1,6 @@
 # One image for the three services; SERVICE picks which one a container runs.
 # TypeScript runs through tsx, exactly as `make up` runs it locally.
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./

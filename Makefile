@@ -4,6 +4,9 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 NPM_STAMP := node_modules/.package-lock.json
+# Node 24 from the lock file (the npm package `node`): every target, script and service runs on
+# it, whatever Node the machine has (npm itself may run on the system's Node to install it).
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 .PHONY: help up down status logs migrate infra test lint typecheck check seed demo bench sample-logs test-faults
 

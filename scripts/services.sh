@@ -8,6 +8,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 RUN="$ROOT/.run"
 cd "$ROOT"
+# Node 24 from the lock file (npm package `node`), not the machine's Node.
+PATH="$PWD/node_modules/.bin:$PATH"
 mkdir -p "$RUN/logs"
 
 SERVICES=(order-service inventory-service dispatcher-service)

@@ -5,6 +5,8 @@
 # machine's MariaDB, Redis and Kafka for the scenarios that break only a service.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Node 24 from the lock file (npm package `node`), not the machine's Node.
+PATH="$PWD/node_modules/.bin:$PATH"
 if [ "$#" -gt 0 ]; then
   files=("$@")
 else

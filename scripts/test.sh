@@ -2,6 +2,8 @@
 # Runs every test file (or the ones given) with node's test runner, TypeScript through tsx.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Node 24 from the lock file (npm package `node`), not the machine's Node.
+PATH="$PWD/node_modules/.bin:$PATH"
 if [ "$#" -gt 0 ]; then
   files=("$@")
 else
