@@ -14,6 +14,18 @@ const csv = z
 export const urlWithProtocol = (protocols: string[]) =>
   z.url().refine((u) => protocols.includes(new URL(u).protocol), `must start with ${protocols.join(' or ')}`);
 
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** A duration as `30m`, `24h`, `14d` (units ms, s, m, h, d) or plain milliseconds; parsed to ms. */
+export const duration = z
+  .string()
+  .regex(/^\d+(ms|s|m|h|d)?$/, 'a duration such as 30m, 24h, 14d or milliseconds')
+  .transform((s) => {
+    const [, n, unit] = /^(\d+)(ms|s|m|h|d)?$/.exec(s)!;
+    return Number(n) * UNIT_MS[(unit ?? 'ms') as keyof typeof UNIT_MS];
+  })
+  .pipe(z.number().int().positive());
+
 /** The settings every service reads, with local defaults (DESIGN.md §8). */
 export const commonEnv = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -28,6 +40,16 @@ export const commonEnv = z.object({
   KAFKA_PARTITIONS: z.coerce.number().int().min(1).max(64).default(6),
   /** api: HTTP only; worker: consumer and outbox relay only; all: both (default). */
   ROLE: z.enum(['all', 'api', 'worker']).default('all'),
+  /** retention.ms of the topics a service creates; topics that exist keep theirs (checked at start-up). */
+  KAFKA_TOPIC_RETENTION: duration.default(7 * UNIT_MS.d),
+  /** Published outbox rows are deleted after this long; unpublished ones never. */
+  OUTBOX_RETENTION: duration.default(UNIT_MS.d),
+  /**
+   * Consumed event ids (processed_events) are kept this long. It must outlast the topics' messages
+   * (retention.ms + segment.ms): a redelivery after its id is gone would be applied twice, so a
+   * service refuses to start with a shorter one (common/src/topic-retention.ts).
+   */
+  DEDUP_RETENTION: duration.default(14 * UNIT_MS.d),
 });
 
 export type CommonConfig = z.infer<typeof commonEnv>;

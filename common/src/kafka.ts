@@ -2,6 +2,7 @@ import { Kafka, Partitioners, logLevel, type Admin, type LogEntry, type Producer
 import './kafkajs-idle-fix.js';
 import type { Logger } from './logger.js';
 import { withTimeout } from './timeout.js';
+import { TOPIC_SEGMENT_MS } from './topic-retention.js';
 
 export type { Kafka, Producer, Admin } from 'kafkajs';
 
@@ -46,15 +47,31 @@ export function createProducer(kafka: Kafka): Producer {
   });
 }
 
-/** Creates the topics (and their DLQs) that do not exist yet. Safe to race with another service. */
-export async function ensureTopics(admin: Admin, topics: string[], numPartitions: number): Promise<void> {
+/**
+ * Creates the topics (and their DLQs) that do not exist yet, keeping messages `retentionMs`
+ * (in segments of TOPIC_SEGMENT_MS). Safe to race with another service.
+ */
+export async function ensureTopics(
+  admin: Admin,
+  topics: string[],
+  numPartitions: number,
+  retentionMs = 7 * 24 * 60 * 60 * 1_000,
+): Promise<void> {
   const existing = new Set(await admin.listTopics());
   const missing = topics.filter((t) => !existing.has(t));
   if (missing.length === 0) return;
   try {
     await admin.createTopics({
       waitForLeaders: true,
-      topics: missing.map((topic) => ({ topic, numPartitions, replicationFactor: 1 })),
+      topics: missing.map((topic) => ({
+        topic,
+        numPartitions,
+        replicationFactor: 1,
+        configEntries: [
+          { name: 'retention.ms', value: String(retentionMs) },
+          { name: 'segment.ms', value: String(TOPIC_SEGMENT_MS) },
+        ],
+      })),
     });
   } catch (err) {
     // Another service created some of them at the same moment, or a broker that just started is

@@ -12,7 +12,9 @@ import { createKafka, createProducer, ensureTopics } from './kafka.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createOutboxRelay, type OutboxRelay } from './outbox-relay.js';
+import { createRetentionJob, type RetentionRule } from './retention.js';
 import { onShutdown, type ShutdownStep } from './shutdown.js';
+import { RetentionRefusedError, checkConfiguredRetention, checkTopicRetention } from './topic-retention.js';
 
 export interface ServiceConfig extends CommonConfig {
   PORT: number;
@@ -33,6 +35,7 @@ export interface ServiceRuntime {
 }
 
 export function createRuntime(name: string, config: ServiceConfig, logger?: Logger): ServiceRuntime {
+  checkConfiguredRetention(config);
   const log = logger ?? createLogger({ service: name, level: config.LOG_LEVEL });
   const metrics = createMetrics(name);
   const db = createDb({
@@ -65,6 +68,7 @@ async function untilDone(log: Logger, what: string, fn: () => Promise<void>, isS
       await fn();
       return;
     } catch (err) {
+      if (err instanceof RetentionRefusedError) throw err;
       if (attempt === 1 || attempt % 10 === 0) log.warn({ err, attempt }, `${what} failed; retrying`);
       await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * attempt)));
     }
@@ -75,6 +79,8 @@ export interface WorkerOptions {
   handlers: EventHandler[];
   /** Extra background work of the worker role (e.g. the dispatcher's lock reconciler). */
   workers?: { start(): void; stop(): Promise<void> }[];
+  /** The service's tables that the retention job keeps bounded (common/src/retention.ts). */
+  retention?: RetentionRule[];
 }
 
 export interface Worker {
@@ -87,7 +93,10 @@ export interface Worker {
  * The worker side of a service: topics ensured, outbox relay, consumer loop, extra workers.
  * Kafka being down at boot is waited for in the background, never fatal.
  */
-export function startWorker(rt: ServiceRuntime, { handlers, workers = [] }: WorkerOptions): Worker {
+export function startWorker(
+  rt: ServiceRuntime,
+  { handlers, workers = [], retention = [] }: WorkerOptions,
+): Worker {
   const { config, logger } = rt;
   let stopping = false;
   const isStopping = () => stopping;
@@ -103,9 +112,11 @@ export function startWorker(rt: ServiceRuntime, { handlers, workers = [] }: Work
       metrics: rt.metrics,
     });
   }
+  const pruner = createRetentionJob({ db: rt.db, logger, registry: rt.metrics.registry }, retention);
   rt.relay.start();
-  for (const w of workers) w.start();
-  const ready = untilDone(logger, 'kafka start-up', () => connectKafka(rt), isStopping).then(() =>
+  for (const w of [...workers, pruner]) w.start();
+  const consumed = [...new Set(handlers.map((h) => topicName(config.KAFKA_TOPIC_PREFIX, h.type)))];
+  const ready = untilDone(logger, 'kafka start-up', () => connectKafka(rt, consumed), isStopping).then(() =>
     consumer ? untilDone(logger, 'consumer start', () => consumer.start(), isStopping) : undefined,
   );
   return {
@@ -113,15 +124,23 @@ export function startWorker(rt: ServiceRuntime, { handlers, workers = [] }: Work
     async stop() {
       stopping = true;
       await consumer?.stop();
-      await Promise.all(workers.map((w) => w.stop()));
+      await Promise.all([...workers, pruner].map((w) => w.stop()));
       await rt.relay.stop();
     },
   };
 }
 
-async function connectKafka(rt: ServiceRuntime): Promise<void> {
+/** Topics ensured, then the retention of those it consumes checked against DEDUP_RETENTION. */
+async function connectKafka(rt: ServiceRuntime, consumed: string[]): Promise<void> {
+  const { config } = rt;
   await rt.admin.connect();
-  await ensureTopics(rt.admin, allTopics(rt.config.KAFKA_TOPIC_PREFIX), rt.config.KAFKA_PARTITIONS);
+  await ensureTopics(
+    rt.admin,
+    allTopics(config.KAFKA_TOPIC_PREFIX),
+    config.KAFKA_PARTITIONS,
+    config.KAFKA_TOPIC_RETENTION,
+  );
+  await checkTopicRetention(rt.admin, consumed, config.DEDUP_RETENTION);
   await rt.producer.connect();
 }
 
@@ -152,6 +171,12 @@ export async function runService(rt: ServiceRuntime, options: RunOptions): Promi
   // An api-only process runs no consumer, but publishes what its requests commit (the relay's
   // fast path) and needs Kafka for /readyz.
   const worker = startWorker(rt, config.ROLE === 'api' ? { handlers: [] } : options);
+  worker.ready.catch((err: unknown) => {
+    // Only a refusal rejects: everything else is retried.
+    logger.fatal({ err }, err instanceof Error ? err.message : String(err));
+    logger.flush();
+    setImmediate(() => process.exit(1));
+  });
 
   onShutdown(logger, [
     ['stop http intake', () => closeServer(server)],

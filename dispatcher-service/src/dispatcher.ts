@@ -1,5 +1,5 @@
 import type { Express } from 'express';
-import type { EventHandler, ServiceRuntime } from '@delivery/common';
+import { outboxRule, type EventHandler, type RetentionRule, type ServiceRuntime } from '@delivery/common';
 import { createApp } from './app.js';
 import type { DispatcherSettings } from './config.js';
 import { createAllocationRounds } from './dispatch/allocate-waiting-orders.js';
@@ -8,7 +8,7 @@ import { createDispatchMetrics } from './dispatch/dispatch-metrics.js';
 import { finishedOrderHandlers } from './dispatch/finish-orders.js';
 import { createLockReconciler, type LockReconciler } from './dispatch/lock-reconciler.js';
 import { orderConfirmedHandler } from './dispatch/order-confirmed-consumer.js';
-import { createKeyPruner } from './dispatch/release-requests.js';
+import { releaseRequestsRule } from './dispatch/release-requests.js';
 import { createVehicleLocks } from './dispatch/vehicle-locks.js';
 import { createOrdersClient, type OrdersClient } from './orders-client/orders-client.js';
 import type { RedisClient } from './redis.js';
@@ -17,6 +17,12 @@ export interface Dispatcher {
   app: Express;
   handlers: EventHandler[];
   workers: { start(): void; stop(): Promise<void> }[];
+  /**
+   * Tables the retention job keeps bounded. finished_orders is not one of them: it guards against
+   * an order.confirmed arriving after the order finished, and how late that can be is bounded by
+   * order-service's outbox, not by the topic's retention.
+   */
+  retention: RetentionRule[];
   dispatch: DispatchDeps;
   orders: OrdersClient;
   reconciler: LockReconciler;
@@ -55,7 +61,8 @@ export function createDispatcher(
   return {
     app: createApp({ ...rt, redis, dispatch, orders, internalToken: settings.INTERNAL_TOKEN }),
     handlers: [orderConfirmedHandler(dispatch), ...finishedOrderHandlers(dispatch)],
-    workers: [reconciler, createKeyPruner(rt.db, rt.logger)],
+    workers: [reconciler],
+    retention: [outboxRule(rt.config), releaseRequestsRule],
     dispatch,
     orders,
     reconciler,

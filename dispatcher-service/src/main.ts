@@ -8,11 +8,12 @@ async function main(): Promise<void> {
   const rt = createRuntime('dispatcher-service', config);
   const redis = createRedis(config.REDIS_URL, rt.logger);
   connectRedis(redis, rt.logger);
-  const { app, handlers, workers, orders } = createDispatcher(rt, redis, config);
+  const { app, handlers, workers, retention, orders } = createDispatcher(rt, redis, config);
   await runService(rt, {
     app,
     handlers,
     workers,
+    retention,
     close: [
       ['close order-service client', () => orders.close()],
       ['close redis', () => closeRedis(redis)],

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { topicName } from '@delivery/common';
+import { pruneTable, topicName } from '@delivery/common';
 import { call, envelope, waitFor, type ApiResponse, type ErrorBody } from '@delivery/common/testing';
 import {
   assignments,
@@ -15,7 +15,7 @@ import {
   waitingOrderIds,
   type StubbedDispatcher,
 } from './support.js';
-import { KEY_RETENTION_MS, pruneReleaseRequests } from '../src/dispatch/release-requests.js';
+import { KEY_RETENTION_MS, releaseRequestsRule } from '../src/dispatch/release-requests.js';
 
 interface Released {
   vehicle_number: string;
@@ -195,7 +195,7 @@ describe('repeated releases', () => {
       },
       { idempotency_key: young, fingerprint: 'f', status_code: 200, response: '{}' },
     ]);
-    assert.ok((await pruneReleaseRequests(db, KEY_RETENTION_MS)) >= 1);
+    assert.ok((await pruneTable(db, releaseRequestsRule)) >= 1);
     const left = (await db('release_requests')
       .whereIn('idempotency_key', [old, young])
       .pluck('idempotency_key')) as string[];

@@ -1,4 +1,4 @@
-import { createRuntime, runService } from '@delivery/common';
+import { createRuntime, outboxAndDedupRules, runService } from '@delivery/common';
 import { createApp } from './app.js';
 import { loadConfig } from './config.js';
 import { inventoryEventHandlers } from './reservations/order-events-consumer.js';
@@ -6,7 +6,11 @@ import { inventoryEventHandlers } from './reservations/order-events-consumer.js'
 async function main(): Promise<void> {
   const config = loadConfig();
   const rt = createRuntime('inventory-service', config);
-  await runService(rt, { app: createApp(rt), handlers: inventoryEventHandlers(rt) });
+  await runService(rt, {
+    app: createApp(rt),
+    handlers: inventoryEventHandlers(rt),
+    retention: outboxAndDedupRules(config),
+  });
 }
 
 main().catch((err: unknown) => {

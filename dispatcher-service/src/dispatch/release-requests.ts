@@ -1,4 +1,4 @@
-import { AppError, type Db, type Logger } from '@delivery/common';
+import { AppError, type Db, type RetentionRule } from '@delivery/common';
 
 /** An answer as the route sends it: what a repeat with the same Idempotency-Key gets again. */
 export interface StoredAnswer {
@@ -148,43 +148,12 @@ async function forgetRequest(db: Db, key: string): Promise<void> {
   await db.raw('DELETE FROM release_requests WHERE idempotency_key = ? AND completed_at IS NULL', [key]);
 }
 
-/** Deletes answers kept longer than `olderThanMs`, a batch at a time; returns how many went. */
-export async function pruneReleaseRequests(db: Db, olderThanMs: number, batch = 1_000): Promise<number> {
-  let total = 0;
-  for (;;) {
-    const [res] = (await db.raw(
-      'DELETE FROM release_requests WHERE created_at < NOW(3) - INTERVAL ? MICROSECOND LIMIT ?',
-      [olderThanMs * 1_000, batch],
-    )) as [{ affectedRows: number }];
-    total += res.affectedRows;
-    if (res.affectedRows < batch) return total;
-  }
-}
-
 /** A key is honoured this long: a client retrying a release retries within minutes, not days. */
 export const KEY_RETENTION_MS = 24 * 60 * 60 * 1_000;
 
-/** Deletes expired Idempotency-Key answers now and then, in small batches (no long locks). */
-export function createKeyPruner(db: Db, logger: Logger, { intervalMs = 10 * 60_000 } = {}) {
-  const log = logger.child({ module: 'release-requests' });
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  const prune = async () => {
-    const removed = await pruneReleaseRequests(db, KEY_RETENTION_MS).catch((err: unknown) => {
-      log.warn({ err }, 'pruning expired idempotency keys failed; next time');
-      return 0;
-    });
-    if (removed > 0) log.info({ removed }, 'expired idempotency keys removed');
-  };
-  return {
-    start() {
-      timer ??= setInterval(() => void (running = prune()), intervalMs);
-      timer.unref();
-    },
-    async stop() {
-      clearInterval(timer);
-      timer = undefined;
-      await running;
-    },
-  };
-}
+/** Expired Idempotency-Key answers, for the retention job (index release_requests_created_idx). */
+export const releaseRequestsRule: RetentionRule = {
+  table: 'release_requests',
+  column: 'created_at',
+  keepMs: KEY_RETENTION_MS,
+};
