@@ -46,3 +46,20 @@ export const baseTablesMigration = {
     await dropOutboxTable(db);
   },
 };
+
+/**
+ * The retention job deletes processed_events rows by age, a batch at a time
+ * (`WHERE processed_at < … ORDER BY processed_at LIMIT 1000`): without this index each batch
+ * would scan, and lock, the whole table.
+ */
+export async function addProcessedEventsAgeIndex(db: Knex): Promise<void> {
+  await db.schema.alterTable('processed_events', (t) => {
+    t.index(['processed_at'], 'processed_events_processed_at_idx');
+  });
+}
+
+export async function dropProcessedEventsAgeIndex(db: Knex): Promise<void> {
+  await db.schema.alterTable('processed_events', (t) => {
+    t.dropIndex(['processed_at'], 'processed_events_processed_at_idx');
+  });
+}
