@@ -21,7 +21,13 @@ import { createApp } from '../src/app.js';
 import { applyInventoryResults } from '../src/orders/apply-inventory-result.js';
 import { orderEventHandlers } from '../src/orders/order-events-consumer.js';
 import { recordDispatches } from '../src/orders/record-dispatch.js';
-import { ORDER_MIGRATIONS, dispatched, inventoryUpdated, type OrderJson } from './support.js';
+import {
+  ORDER_MIGRATIONS,
+  placeOrder as placeFixtureOrder,
+  dispatched,
+  inventoryUpdated,
+  type OrderJson,
+} from './support.js';
 
 const unknownOrder = () =>
   envelope('order.inventory.updated', {
@@ -37,14 +43,7 @@ async function startApi() {
     migrationsDir: ORDER_MIGRATIONS,
   });
   const server = await listen(createApp(rt));
-  const placeOrder = async (productId = 5) =>
-    (
-      await call<OrderJson>('POST', `${server.url}/orders`, {
-        customerId: 7,
-        city: 'Galle',
-        items: [{ productId, price: 12.5, quantity: 2 }],
-      })
-    ).body;
+  const placeOrder = (productId = 5) => placeFixtureOrder(server.url, productId);
   const getOrder = async (id: number) => (await call<OrderJson>('GET', `${server.url}/orders/${id}`)).body;
   const confirmedRows = async (order: OrderJson) =>
     (await rt.db('outbox').where({ topic: 'order.confirmed', message_key: String(order.id) })) as {

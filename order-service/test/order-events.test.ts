@@ -13,7 +13,13 @@ import {
 } from '@delivery/common/testing';
 import { createApp } from '../src/app.js';
 import { orderEventHandlers } from '../src/orders/order-events-consumer.js';
-import { ORDER_MIGRATIONS, dispatched, inventoryUpdated, type OrderJson } from './support.js';
+import {
+  ORDER_MIGRATIONS,
+  placeOrder as placeFixtureOrder,
+  dispatched,
+  inventoryUpdated,
+  type OrderJson,
+} from './support.js';
 
 describe('order-service consumer: order.inventory.updated and order.dispatched', () => {
   let rt: TestRuntime;
@@ -37,14 +43,7 @@ describe('order-service consumer: order.inventory.updated and order.dispatched',
     await rt?.close();
   });
 
-  const placeOrder = async () =>
-    (
-      await call<OrderJson>('POST', `${server.url}/orders`, {
-        customerId: 7,
-        city: 'Galle',
-        items: [{ productId: 5, price: 12.5, quantity: 2 }],
-      })
-    ).body;
+  const placeOrder = () => placeFixtureOrder(server.url);
   const getOrder = async (id: number) => (await call<OrderJson>('GET', `${server.url}/orders/${id}`)).body;
   const confirmedRows = (order: OrderJson) =>
     rt.db('outbox').where({ topic: 'order.confirmed', message_key: String(order.id) });

@@ -2,10 +2,10 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createRetentionJob, outboxAndDedupRules, type RetentionJob } from '@delivery/common';
-import { call, createTestRuntime, listen, type TestRuntime } from '@delivery/common/testing';
+import { createTestRuntime, listen, type TestRuntime } from '@delivery/common/testing';
 import { createApp } from '../src/app.js';
 import { applyInventoryResults } from '../src/orders/apply-inventory-result.js';
-import { ORDER_MIGRATIONS, inventoryUpdated, type OrderJson } from './support.js';
+import { ORDER_MIGRATIONS, placeOrder as placeFixtureOrder, inventoryUpdated } from './support.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -102,35 +102,29 @@ describe('retention job: outbox and processed_events stay bounded', () => {
     assert.equal(removed.processed_events, 3);
   });
 
-  const placeOrder = async () =>
-    (
-      await call<OrderJson>('POST', `${server.url}/orders`, {
-        customerId: 7,
-        city: 'Galle',
-        items: [{ productId: 5, price: 12.5, quantity: 2 }],
-      })
-    ).body;
+  const placeOrder = () => placeFixtureOrder(server.url);
   const skippedAsDuplicate = (eventId: string) =>
     rt.lines.some(
       (l) => l.eventId === eventId && l.msg === 'order.inventory.updated already applied; skipped',
     );
 
-  it('an event redelivered within DEDUP_RETENTION, after the job ran, is still recognised as a duplicate', async () => {
+  /** An order's RESERVED applied, its processed_events row aged `ageMs`, the job run, the event again. */
+  async function redeliverAfter(ageMs: number) {
     const order = await placeOrder();
     const reserved = inventoryUpdated(order, 'RESERVED');
     await applyInventoryResults(rt, [reserved]);
-    // Processed just short of the window: the job must leave its row.
     await rt
       .db('processed_events')
       .where({ event_id: reserved.eventId })
-      .update({
-        processed_at: rt.db.raw('NOW(3) - INTERVAL ? MICROSECOND', [
-          (rt.config.DEDUP_RETENTION - HOUR) * 1_000,
-        ]),
-      });
-
+      .update({ processed_at: rt.db.raw('NOW(3) - INTERVAL ? MICROSECOND', [ageMs * 1_000]) });
     await job.runOnce();
     await applyInventoryResults(rt, [reserved]);
+    return { order, reserved };
+  }
+
+  it('an event redelivered within DEDUP_RETENTION, after the job ran, is still recognised as a duplicate', async () => {
+    // Processed just short of the window: the job must leave its row.
+    const { order, reserved } = await redeliverAfter(rt.config.DEDUP_RETENTION - HOUR);
 
     assert.ok(skippedAsDuplicate(reserved.eventId), 'the redelivery is skipped as already applied');
     const confirmed = await rt
@@ -140,20 +134,7 @@ describe('retention job: outbox and processed_events stay bounded', () => {
   });
 
   it('an event redelivered after its row aged out is no longer recognised: why DEDUP_RETENTION must outlast the topic', async () => {
-    const order = await placeOrder();
-    const reserved = inventoryUpdated(order, 'RESERVED');
-    await applyInventoryResults(rt, [reserved]);
-    await rt
-      .db('processed_events')
-      .where({ event_id: reserved.eventId })
-      .update({
-        processed_at: rt.db.raw('NOW(3) - INTERVAL ? MICROSECOND', [
-          (rt.config.DEDUP_RETENTION + HOUR) * 1_000,
-        ]),
-      });
-
-    await job.runOnce();
-    await applyInventoryResults(rt, [reserved]);
+    const { reserved } = await redeliverAfter(rt.config.DEDUP_RETENTION + HOUR);
 
     assert.equal(skippedAsDuplicate(reserved.eventId), false, 'not recognised as a duplicate');
   });

@@ -3,7 +3,7 @@
  * Envelopes, topic readers, HTTP calls and row counts come from @delivery/common/testing.
  */
 import { fileURLToPath } from 'node:url';
-import { envelope } from '@delivery/common/testing';
+import { call, envelope } from '@delivery/common/testing';
 import type { Order } from '../src/orders/orders-repository.js';
 
 export const ORDER_MIGRATIONS = fileURLToPath(new URL('../../migrations/order', import.meta.url));
@@ -11,6 +11,16 @@ export const INVENTORY_MIGRATIONS = fileURLToPath(new URL('../../migrations/inve
 
 /** An order as the HTTP API answers it (dates as strings). */
 export type OrderJson = Omit<Order, 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string };
+
+/** POST /orders of the fixture order (two of `productId` to Galle); the answer's body. */
+export async function placeOrder(baseUrl: string, productId = 5): Promise<OrderJson> {
+  const placed = await call<OrderJson>('POST', `${baseUrl}/orders`, {
+    customerId: 7,
+    city: 'Galle',
+    items: [{ productId, price: 12.5, quantity: 2 }],
+  });
+  return placed.body;
+}
 
 /** inventory-service's answer about the order, as it publishes it. */
 export const inventoryUpdated = (order: OrderJson, status: 'RESERVED' | 'REJECTED', reason?: string) =>
