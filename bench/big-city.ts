@@ -1,7 +1,7 @@
 import type { Db } from '@delivery/common';
 import { createClient, type RedisClientType } from 'redis';
 import type { OrderSpec } from './load.js';
-import { REDIS_URL, registerVehicles, type JsonClient } from './system.js';
+import { LOCK_KEY_PREFIX, REDIS_URL, registerVehicles, type JsonClient } from './system.js';
 import { cdf, mapLimit, nowMs, summarize, type Summary } from './stats.js';
 
 /**
@@ -93,7 +93,7 @@ async function measureCityCost(
 
   const monitor = createClient({ url: REDIS_URL }) as RedisClientType;
   await monitor.connect();
-  const needle = `vehicle-lock:${`B${deps.run}-${name}-`.toUpperCase()}`;
+  const needle = `${LOCK_KEY_PREFIX}${`B${deps.run}-${name}-`.toUpperCase()}`;
   const counts: Record<string, number> = {};
   // Client commands with Redis's own timestamp (same clock as ours), to attribute them to windows.
   const client: number[] = [];

@@ -2,14 +2,16 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { KAFKA_BROKERS, SERVICES_RUN_DIR } from './system.js';
 
 /** CPU seconds used by the processes of the system, read from /proc: where a 2-core machine's time goes. */
 const TICK = 100; // USER_HZ on Linux
 const RUN_DIR = fileURLToPath(new URL('../.run/', import.meta.url));
+const SERVICES_PIDS = SERVICES_RUN_DIR ? `${SERVICES_RUN_DIR}/` : RUN_DIR;
 
-function pidFile(name: string): number | undefined {
+function pidFile(name: string, dir = RUN_DIR): number | undefined {
   try {
-    return Number(readFileSync(`${RUN_DIR}${name}.pid`, 'utf8').trim()) || undefined;
+    return Number(readFileSync(`${dir}${name}.pid`, 'utf8').trim()) || undefined;
   } catch {
     return undefined;
   }
@@ -32,12 +34,29 @@ function pidOf(program: string): number | undefined {
   return undefined;
 }
 
+/** The process listening on a local TCP port, from `ss` (the brokers of a cluster have no pid file we know). */
+function listenerPid(port: string): number | undefined {
+  try {
+    const out = execFileSync('ss', ['-Hltnp', `sport = :${port}`], { encoding: 'utf8' });
+    return Number(/pid=(\d+)/.exec(out)?.[1]) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The broker JVMs: `kafka` for the single broker, `kafka-<n>` for each node of a cluster. */
+function brokerPids(): Record<string, number | undefined> {
+  const port = (broker: string) => broker.slice(broker.lastIndexOf(':') + 1);
+  if (KAFKA_BROKERS.length === 1) return { kafka: pidFile('kafka') ?? listenerPid(port(KAFKA_BROKERS[0]!)) };
+  return Object.fromEntries(KAFKA_BROKERS.map((b, i) => [`kafka-${i + 1}`, listenerPid(port(b))]));
+}
+
 export function systemPids(): Record<string, number | undefined> {
   return {
-    'order-service': pidFile('order-service'),
-    'inventory-service': pidFile('inventory-service'),
-    'dispatcher-service': pidFile('dispatcher-service'),
-    kafka: pidFile('kafka'),
+    'order-service': pidFile('order-service', SERVICES_PIDS),
+    'inventory-service': pidFile('inventory-service', SERVICES_PIDS),
+    'dispatcher-service': pidFile('dispatcher-service', SERVICES_PIDS),
+    ...brokerPids(),
     mariadb: pidOf('mariadbd') ?? pidOf('mysqld'),
     redis: pidOf('redis-server'),
     bench: process.pid,

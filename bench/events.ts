@@ -1,6 +1,6 @@
-import { TOPICS, createKafka, createLogger, type Db, type EventType } from '@delivery/common';
+import { TOPICS, createKafka, topicName, createLogger, type Db, type EventType } from '@delivery/common';
 import type { Consumer } from 'kafkajs';
-import { KAFKA_BROKERS } from './system.js';
+import { KAFKA_BROKERS, TOPIC_PREFIX } from './system.js';
 import { nowMs } from './stats.js';
 
 /** An event of an order as its service wrote it (occurredAt, set inside the transaction). */
@@ -61,7 +61,9 @@ export function createEventTap(
   const logger = createLogger({ service: 'bench', level: 'warn' });
   const kafka = createKafka({ clientId: `bench-${run}`, brokers: KAFKA_BROKERS, logger });
   const groupId = `bench-${run}`;
-  const topics = [TOPICS.orderInventoryUpdated, TOPICS.orderDispatched];
+  const topics = [TOPICS.orderInventoryUpdated, TOPICS.orderDispatched].map((t) =>
+    topicName(TOPIC_PREFIX, t),
+  );
   const byOrder = new Map<number, OrderEvents>();
   const waiters = new Map<number, (e: NonNullable<OrderEvents['dispatched']>) => void>();
   let consumer: Consumer | undefined;

@@ -1,6 +1,6 @@
 /**
  * Drops the databases `make up` runs on and deletes the topics (not a test's `test-…` ones) and
- * consumer groups of the system, so an A/B run starts from nothing (bench/ab-fresh.sh).
+ * consumer groups of the system (unprefixed), so an A/B run starts from nothing (bench/ab-fresh.sh).
  */
 import { createDb, createKafka, createLogger } from '@delivery/common';
 import { DATABASES, MYSQL_URL } from './system.js';
@@ -26,12 +26,24 @@ await admin.connect();
 try {
   const topics = (await admin.listTopics()).filter((t) => t.startsWith('order.'));
   if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 30_000 });
+  // The groups of `make up` (no topic prefix), and those of finished bench runs; a bench still
+  // running elsewhere (another copy of the system beside this one) keeps its group.
+  const services = new Set(['order-service', 'inventory-service', 'dispatcher-service']);
   const groups = (await admin.listGroups()).groups
     .map((g) => g.groupId)
-    .filter((g) => !g.startsWith('test-'));
-  if (groups.length > 0) await admin.deleteGroups(groups);
+    .filter((g) => services.has(g) || g.startsWith('bench-'));
+  let deleted = 0;
+  for (const group of groups) {
+    try {
+      await admin.deleteGroups([group]);
+      deleted += 1;
+    } catch (err) {
+      if (services.has(group)) throw err;
+      console.log(`reset: ${group} is in use, left alone`);
+    }
+  }
   console.log(
-    `reset: ${Object.values(DATABASES).join(', ')} dropped; ${topics.length} topics, ${groups.length} groups deleted`,
+    `reset: ${Object.values(DATABASES).join(', ')} dropped; ${topics.length} topics, ${deleted} groups deleted`,
   );
 } finally {
   await admin.disconnect();

@@ -6,18 +6,33 @@ import type { BenchOptions } from './args.js';
 import { mapLimit } from './stats.js';
 import type { Dbs } from './verify.js';
 
-/** The bench only ever talks to this machine: the ports `make up` serves and the local infrastructure. */
+/**
+ * The bench only ever talks to this machine: by default the ports, databases and broker `make up`
+ * uses. The names scripts/services.sh takes point it at another copy of the system running beside
+ * it (SERVICES_RUN_DIR, ORDER_PORT…, ORDER_DATABASE…, KAFKA_BROKERS, KAFKA_TOPIC_PREFIX,
+ * REDIS_KEY_PREFIX), e.g. the same services on a Kafka cluster, to compare the two in one sitting.
+ */
+const env = process.env;
 export const HOST = '127.0.0.1';
 export const SERVICES = {
-  order: `http://${HOST}:3001`,
-  inventory: `http://${HOST}:3002`,
-  dispatcher: `http://${HOST}:3003`,
+  order: `http://${HOST}:${env.ORDER_PORT ?? 3001}`,
+  inventory: `http://${HOST}:${env.INVENTORY_PORT ?? 3002}`,
+  dispatcher: `http://${HOST}:${env.DISPATCHER_PORT ?? 3003}`,
 } as const;
 export const MYSQL_URL = `mysql://root@${HOST}:3306`;
 export const REDIS_URL = `redis://${HOST}:6379`;
-export const KAFKA_BROKERS = [`${HOST}:9092`];
+export const KAFKA_BROKERS = (env.KAFKA_BROKERS ?? `${HOST}:9092`).split(',');
+export const TOPIC_PREFIX = env.KAFKA_TOPIC_PREFIX ?? '';
+/** The dispatcher's lock keys, under its REDIS_KEY_PREFIX (default: the topic prefix). */
+export const LOCK_KEY_PREFIX = `${env.REDIS_KEY_PREFIX ?? TOPIC_PREFIX}vehicle-lock:`;
+/** Where the services' pid files are (CPU per process). */
+export const SERVICES_RUN_DIR = env.SERVICES_RUN_DIR;
 /** The databases `make up` runs on (DESIGN.md §8 defaults). */
-export const DATABASES = { order: 'orders', inventory: 'inventory', dispatcher: 'dispatch' } as const;
+export const DATABASES = {
+  order: env.ORDER_DATABASE ?? 'orders',
+  inventory: env.INVENTORY_DATABASE ?? 'inventory',
+  dispatcher: env.DISPATCHER_DATABASE ?? 'dispatch',
+} as const;
 
 async function ready(url: string): Promise<boolean> {
   try {
@@ -32,6 +47,7 @@ async function ready(url: string): Promise<boolean> {
 export async function ensureSystemUp(log: (s: string) => void): Promise<'running' | 'started'> {
   const answers = await Promise.all(Object.values(SERVICES).map(ready));
   if (answers.every(Boolean)) return 'running';
+  if (SERVICES_RUN_DIR) throw new Error(`the services of ${SERVICES_RUN_DIR} do not all answer /readyz`);
   log('the services do not all answer /readyz: running `make up`');
   const up = spawnSync('make', ['up'], { stdio: 'inherit' });
   if (up.status !== 0) throw new Error('`make up` failed');

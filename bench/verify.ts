@@ -1,6 +1,7 @@
 import type { Db } from '@delivery/common';
 import type { RedisClientType } from 'redis';
 import { sleep } from './stats.js';
+import { LOCK_KEY_PREFIX } from './system.js';
 
 export interface Dbs {
   orders: Db;
@@ -170,7 +171,7 @@ export async function verify(
 
   let locksLeft = 0;
   if (f.releasing) {
-    const keys = f.vehicles.map((v) => `vehicle-lock:${v.toUpperCase()}`);
+    const keys = f.vehicles.map((v) => `${LOCK_KEY_PREFIX}${v.toUpperCase()}`);
     for (const part of chunks(keys, 500))
       locksLeft += (await redis.mGet(part)).filter((v) => v !== null).length;
     if (locksLeft) problems.push(`${locksLeft} vehicle locks left after every release`);

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 export const SERVICE_NAMES = ['order-service', 'inventory-service', 'dispatcher-service'] as const;
 
@@ -9,16 +9,24 @@ export interface LogLine {
   fields: Record<string, unknown>;
 }
 
-/** The JSON lines `make up`'s services wrote to .run/logs, all three merged in time order. */
+/** Log files of every instance `make up` ran (order-service.log, order-service-2.log, …). */
+const INSTANCE_LOG = new RegExp(`^(${SERVICE_NAMES.join('|')})(-\\d+)?\\.log$`);
+
+/**
+ * The JSON lines `make up`'s services wrote to .run/logs, every instance of all three merged in
+ * time order; a line of instance n ≥ 2 is named after it (order-service-2).
+ */
 export function readServiceLogs(keep: (line: Record<string, unknown>) => boolean): LogLine[] {
   const lines: LogLine[] = [];
-  for (const service of SERVICE_NAMES) {
-    let content = '';
-    try {
-      content = readFileSync(`.run/logs/${service}.log`, 'utf8');
-    } catch {
-      continue; // that service has not run yet
-    }
+  let files: string[] = [];
+  try {
+    files = readdirSync('.run/logs').filter((f) => INSTANCE_LOG.test(f));
+  } catch {
+    // no service has run yet
+  }
+  for (const file of files) {
+    const service = file.slice(0, -'.log'.length);
+    const content = readFileSync(`.run/logs/${file}`, 'utf8');
     for (const raw of content.split('\n')) {
       if (!raw.startsWith('{')) continue;
       const fields = JSON.parse(raw) as Record<string, unknown>;

@@ -60,6 +60,13 @@ export interface SystemOptions {
   redisUrl?: string;
   /** Dispatcher processes sharing one database, topic namespace and Redis prefix (default 1). */
   dispatchers?: number;
+  /**
+   * Processes of a service sharing its database, topic namespace and consumer group (default 1;
+   * for the dispatcher, `dispatchers` says the same). The first is the one in `services`.
+   */
+  instances?: Partial<Record<ServiceName, number>>;
+  /** How long each process may take to answer /readyz 200 (default 60 s). */
+  readyTimeoutMs?: number;
 }
 
 export interface System {
@@ -68,6 +75,8 @@ export interface System {
   services: Record<ServiceName, RunningService>;
   /** Every dispatcher instance; the first is services['dispatcher-service']. */
   dispatchers: RunningService[];
+  /** Every instance of each service; the first is the one in `services`. */
+  instances: Record<ServiceName, RunningService[]>;
   stop(): Promise<void>;
 }
 
@@ -163,7 +172,12 @@ export async function startSystem(
   extraEnv: Partial<Record<ServiceName, NodeJS.ProcessEnv>> = {},
   options: SystemOptions = {},
 ): Promise<System> {
-  const { mysqlUrl = TEST_MYSQL_URL, kafkaBrokers = TEST_KAFKA_BROKERS, redisUrl, dispatchers = 1 } = options;
+  const {
+    mysqlUrl = TEST_MYSQL_URL,
+    kafkaBrokers = TEST_KAFKA_BROKERS,
+    redisUrl,
+    dispatchers = options.instances?.['dispatcher-service'] ?? 1,
+  } = options;
   const prefix = testTopicPrefix();
   const run = uniqueId();
   const logDir = path.join(ROOT, '.run', 'test-logs', run);
@@ -196,25 +210,26 @@ export async function startSystem(
     services[s.name] = runningService(s.name, env, path.join(logDir, `${s.name}.log`), database);
     instances.push(services[s.name]);
   }
-  const dispatcherInstances = [services['dispatcher-service']];
-  for (let i = 2; i <= dispatchers; i++) {
-    const first = services['dispatcher-service'];
-    const env = { ...first.env, PORT: String(await freePort()) };
-    const extra = runningService(
-      'dispatcher-service',
-      env,
-      path.join(logDir, `dispatcher-service-${i}.log`),
-      first.database,
-    );
-    dispatcherInstances.push(extra);
-    instances.push(extra);
+  const byService = {} as Record<ServiceName, RunningService[]>;
+  for (const { name } of SERVICES) {
+    const first = services[name];
+    byService[name] = [first];
+    const wanted = name === 'dispatcher-service' ? dispatchers : (options.instances?.[name] ?? 1);
+    for (let i = 2; i <= wanted; i++) {
+      const env = { ...first.env, PORT: String(await freePort()) };
+      const extra = runningService(name, env, path.join(logDir, `${name}-${i}.log`), first.database);
+      byService[name].push(extra);
+      instances.push(extra);
+    }
   }
-  await Promise.all(instances.map((s) => waitReady(s)));
+  const dispatcherInstances = byService['dispatcher-service'];
+  await Promise.all(instances.map((s) => waitReady(s, options.readyTimeoutMs)));
   return {
     prefix,
     mysqlUrl,
     services,
     dispatchers: dispatcherInstances,
+    instances: byService,
     async stop() {
       await Promise.all(instances.map((s) => stopProcess(s.process)));
       for (const db of databases) await dropDatabase(mysqlUrl, db);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DB_TIMEOUT_DEFAULTS } from './db.js';
 
 const csv = z
   .string()
@@ -31,6 +32,10 @@ export const commonEnv = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MYSQL_URL: urlWithProtocol(['mysql:']).default('mysql://root@127.0.0.1:3306'),
   DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  /** Longest wait for a pooled connection, a new connection's handshake included. */
+  DB_ACQUIRE_TIMEOUT: duration.default(DB_TIMEOUT_DEFAULTS.acquireMs),
+  /** Longest any one statement may take: a database that stops answering fails it (503, retried). */
+  DB_STATEMENT_TIMEOUT: duration.default(DB_TIMEOUT_DEFAULTS.statementMs),
   KAFKA_BROKERS: csv.default(['127.0.0.1:9092']),
   /** Namespace for topics and consumer groups: tests set one so they never touch `make up`'s. */
   KAFKA_TOPIC_PREFIX: z
@@ -38,6 +43,10 @@ export const commonEnv = z.object({
     .regex(/^[\w.-]*$/)
     .default(''),
   KAFKA_PARTITIONS: z.coerce.number().int().min(1).max(64).default(6),
+  /** Replicas of every topic a service creates; start-up refuses a cluster with fewer brokers. */
+  KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(16).default(1),
+  /** min.insync.replicas of those topics: the replicas an acks=all send waits for (≤ the factor). */
+  KAFKA_MIN_INSYNC_REPLICAS: z.coerce.number().int().min(1).max(16).default(1),
   /** api: HTTP only; worker: consumer and outbox relay only; all: both (default). */
   ROLE: z.enum(['all', 'api', 'worker']).default('all'),
   /** retention.ms of the topics a service creates; topics that exist keep theirs (checked at start-up). */
@@ -50,6 +59,10 @@ export const commonEnv = z.object({
    * service refuses to start with a shorter one (common/src/topic-retention.ts).
    */
   DEDUP_RETENTION: duration.default(14 * UNIT_MS.d),
+  /** Mean time between two runs of a worker's retention job (each wait jittered ±20 %). */
+  RETENTION_INTERVAL: duration.default(5 * UNIT_MS.m),
+  /** How often a worker measures the depth of the DLQs it feeds (metric dlq_messages); default 30 s. */
+  DLQ_DEPTH_INTERVAL: duration.optional(),
 });
 
 export type CommonConfig = z.infer<typeof commonEnv>;

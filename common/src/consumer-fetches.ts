@@ -1,6 +1,8 @@
 import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type { BatchHandler, BatchPath } from './consumer-batches.js';
 import type { Delivery } from './consumer-messages.js';
+import { envelopeFields, replayOf } from './dead-letters.js';
+import type { Logger } from './logger.js';
 import type { OffsetCommits } from './consumer-offsets.js';
 import type { EventHandler } from './event-handlers.js';
 import type { Slots } from './slots.js';
@@ -11,6 +13,7 @@ export interface FetchParts {
   handleAsBatch: BatchPath;
   handleMessage(delivery: Delivery): Promise<void>;
   offsets: OffsetCommits;
+  log: Logger;
 }
 
 /**
@@ -24,6 +27,7 @@ export function fetchHandler(parts: FetchParts): (payload: EachBatchPayload) => 
     const { topic, partition, messages } = batch;
     const done = new Array<boolean>(messages.length).fill(false);
     const handler = parts.byTopic.get(topic);
+    if (handler) logReplays(parts.log, topic, partition, messages);
     if (handler?.handleBatch && isRunning() && !isStale()) {
       await parts.handleAsBatch(handler as BatchHandler, { topic, partition, heartbeat }, messages, done);
     }
@@ -61,4 +65,27 @@ function chainsByKey(messages: KafkaMessage[], done: boolean[]): Map<string, num
     else chains.set(key, [i]);
   });
   return chains;
+}
+
+/** A replay from the DLQ (scripts/dlq.ts) says so in the log before it is handled, with its order. */
+function logReplays(log: Logger, topic: string, partition: number, messages: KafkaMessage[]): void {
+  for (const message of messages) {
+    const replay = replayOf(message);
+    if (!replay) continue;
+    const { eventId, correlationId, orderId } = envelopeFields(message.value);
+    log.info(
+      {
+        replay: true,
+        replayedFrom: replay.from,
+        replayCount: replay.count,
+        topic,
+        partition,
+        offset: message.offset,
+        eventId,
+        orderId,
+        correlationId,
+      },
+      `Replaying event ${eventId ?? '(no event id)'} from DLQ`,
+    );
+  }
 }

@@ -33,7 +33,7 @@ export interface ConsumerLoopOptions {
     /** Backoff between attempts at one message: doubles from initialMs up to maxMs (200 ms, 5 s). */
     initialMs?: number;
     maxMs?: number;
-    /** Attempts failing the same way, not transiently, after which a message goes to the DLQ (default 5). */
+    /** Attempts failing the same way, not transiently, after which a message goes to the DLQ (default 5; 1 for a replay). */
     sameFailureLimit?: number;
   };
 }
@@ -54,6 +54,8 @@ export interface ConsumerLoop {
  * failureSignature) on `retry.sameFailureLimit` attempts in a row, goes to the DLQ
  * (`rejected_by_handler`, `handler_failed`) with the error in its headers and is committed; its
  * key goes on after it. A failure that changes between attempts is retried like a transient one.
+ * A replay from the DLQ (dead-letters.ts) is logged as one, and goes back to the DLQ at its first
+ * failure that is not transient: replays are an operator's deliberate act, never automatic.
  *
  * A batch handler that fails for reasons of its events is given halves of the batch, each in
  * offset order, recursively, until the failing event is alone: the rest is applied in a few
@@ -77,7 +79,12 @@ export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
   let stopping = false;
   const inFlight = slots(options.maxInFlight ?? 8);
   const offsets = offsetCommits(consumer, log);
-  const shared = { toDlq: dlqSender(producer, metrics, log), metrics, log, isStopping: () => stopping };
+  const shared = {
+    toDlq: dlqSender(producer, metrics, log, groupId),
+    metrics,
+    log,
+    isStopping: () => stopping,
+  };
   const handleMessage = messagePath({ ...shared, byTopic, retry: { initialMs, maxMs, sameFailureLimit } });
   const handleAsBatch = batchPath({
     ...shared,
@@ -85,7 +92,7 @@ export function createConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
     partitionsConsumedConcurrently,
     maxBatchSize: options.maxBatchSize ?? 100,
   });
-  const handleFetched = fetchHandler({ byTopic, inFlight, handleAsBatch, handleMessage, offsets });
+  const handleFetched = fetchHandler({ byTopic, inFlight, handleAsBatch, handleMessage, offsets, log });
   let active = 0;
 
   async function eachBatch(payload: EachBatchPayload) {

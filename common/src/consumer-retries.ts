@@ -6,6 +6,7 @@
 import type { Producer } from 'kafkajs';
 import { runWithCorrelationId } from './context.js';
 import { describe, parseEvent, Stopping, type Delivery } from './consumer-messages.js';
+import { DLQ_HEADERS, replayHeaders, replayOf } from './dead-letters.js';
 import { PoisonMessageError, type EventHandler } from './event-handlers.js';
 import { dlqTopic, type Envelope, type EventType } from './events.js';
 import { failureSignature, isTransientError } from './handler-failures.js';
@@ -20,7 +21,7 @@ export type SendToDlq = (
   attempts?: number,
 ) => Promise<void>;
 
-export function dlqSender(producer: Producer, metrics: Metrics, log: Logger): SendToDlq {
+export function dlqSender(producer: Producer, metrics: Metrics, log: Logger, groupId: string): SendToDlq {
   return async function toDlq({ topic, partition, message }, reason, error, attempts) {
     await producer.send({
       topic: dlqTopic(topic),
@@ -30,16 +31,23 @@ export function dlqSender(producer: Producer, metrics: Metrics, log: Logger): Se
           key: message.key,
           value: message.value,
           headers: {
-            'x-dlq-reason': reason,
-            'x-dlq-error': error.slice(0, 2_000),
-            'x-dlq-source': `${topic}/${partition}/${message.offset}`,
-            ...(attempts === undefined ? {} : { 'x-dlq-attempts': String(attempts) }),
+            [DLQ_HEADERS.reason]: reason,
+            [DLQ_HEADERS.error]: error.slice(0, 2_000),
+            [DLQ_HEADERS.source]: `${topic}/${partition}/${message.offset}`,
+            [DLQ_HEADERS.group]: groupId,
+            ...(attempts === undefined ? {} : { [DLQ_HEADERS.attempts]: String(attempts) }),
+            // A replay that failed again says so: `make dlq` shows how often it was replayed.
+            ...replayHeaders(message),
           },
         },
       ],
     });
     metrics.eventsConsumed.inc({ topic, outcome: 'dlq' });
-    log.warn({ topic, partition, offset: message.offset, reason, error, attempts }, 'message sent to DLQ');
+    const replay = replayOf(message);
+    log.warn(
+      { topic, partition, offset: message.offset, reason, error, attempts, replay },
+      'message sent to DLQ',
+    );
   };
 }
 
@@ -96,6 +104,10 @@ async function handleWithRetry(
   event: Envelope<EventType>,
 ): Promise<GiveUp | undefined> {
   const sameFailures = sameFailureCounter();
+  // A replay was sent by an operator who thought the cause fixed: when it fails again (other than
+  // transiently) it goes straight back to the DLQ for them to look at, rather than holding its
+  // key through the whole retry budget once more.
+  const limit = replayOf(payload.message) ? 1 : retry.sameFailureLimit;
   for (let attempt = 1; ; attempt++) {
     try {
       await handler.handle(event);
@@ -105,8 +117,7 @@ async function handleWithRetry(
         return { reason: 'rejected_by_handler', error: describe(err), attempts: attempt };
       if (isStopping()) throw new Stopping('consumer stopping; message left uncommitted');
       const same = sameFailures(err);
-      if (same >= retry.sameFailureLimit)
-        return { reason: 'handler_failed', error: describe(err), attempts: same };
+      if (same >= limit) return { reason: 'handler_failed', error: describe(err), attempts: same };
       metrics.eventsConsumed.inc({ topic: payload.topic, outcome: 'retried' });
       const delay = Math.min(retry.maxMs, retry.initialMs * 2 ** Math.min(attempt - 1, 10));
       log.warn(

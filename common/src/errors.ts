@@ -78,9 +78,11 @@ const UNAVAILABLE_CODES = new Set([
   'PROTOCOL_CONNECTION_LOST',
   'ER_CON_COUNT_ERROR',
   'ER_SERVER_SHUTDOWN',
+  // A statement that got no answer within DB_STATEMENT_TIMEOUT (db.ts, StatementTimeoutError).
+  'PROTOCOL_SEQUENCE_TIMEOUT',
 ]);
 
-/** The database could not be reached (or the pool gave up waiting for a connection). */
+/** The database could not be reached, did not answer in time, or the pool gave up waiting for a connection. */
 export function isDatabaseUnavailable(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
   const { code, name, fatal } = err as { code?: unknown; name?: unknown; fatal?: unknown };
@@ -91,11 +93,50 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   );
 }
 
-/** A database that cannot be reached is a 503 the caller can retry, not a 500. */
+/**
+ * node-redis's connection errors. Its classes set no `name` (every one is "Error"), so they are
+ * known by their constructors; TimeoutError covers a command's own timeout (commandOptions).
+ */
+const REDIS_CONNECTION_ERRORS = new Set([
+  'ClientClosedError',
+  'ClientOfflineError',
+  'ConnectionTimeoutError',
+  'SocketTimeoutError',
+  'SocketClosedUnexpectedlyError',
+  'DisconnectsClientError',
+  'ReconnectStrategyError',
+  'RootNodesUnavailableError',
+  'TimeoutError',
+]);
+
+/** The names of the classes an error was made by, its own first (Error itself left out). */
+export function constructorNames(err: object): string[] {
+  const names: string[] = [];
+  for (
+    let p = Object.getPrototypeOf(err) as object | null;
+    p && p !== Error.prototype;
+    p = Object.getPrototypeOf(p)
+  )
+    names.push((p as { constructor?: { name?: string } }).constructor?.name ?? '');
+  return names;
+}
+
+/** Redis could not be reached, or did not answer a command within its timeout. */
+export function isRedisUnavailable(err: unknown): boolean {
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    constructorNames(err).some((c) => REDIS_CONNECTION_ERRORS.has(c))
+  );
+}
+
+/** A dependency that cannot be reached or does not answer is a 503 the caller can retry, not a 500. */
 function fromUnavailableDependency(err: unknown): AppError | undefined {
-  return isDatabaseUnavailable(err)
-    ? new AppError('dependency_unavailable', 'The database is unavailable; retry later', 503)
-    : undefined;
+  if (isDatabaseUnavailable(err))
+    return new AppError('dependency_unavailable', 'The database is unavailable; retry later', 503);
+  if (isRedisUnavailable(err))
+    return new AppError('dependency_unavailable', 'Redis is unavailable; retry later', 503);
+  return undefined;
 }
 
 export function toAppError(err: unknown): AppError {

@@ -2,7 +2,7 @@
  * How the consumer loop tells a handler's failures apart: transient ones (retried without limit)
  * from the rest, and when two failures are the same one (counted towards the DLQ).
  */
-import { AppError, isDatabaseUnavailable } from './errors.js';
+import { AppError, constructorNames, isDatabaseUnavailable, isRedisUnavailable } from './errors.js';
 
 /**
  * Server errors of the moment, not of the statement (MySQL/MariaDB errno): the same transaction
@@ -39,35 +39,8 @@ const NETWORK_CODES = new Set([
   'UND_ERR_CLOSED',
 ]);
 
-/**
- * node-redis's connection errors. Its classes set no `name` (every one is "Error"), so they are
- * known by their constructors; TimeoutError covers a command's own timeout (commandOptions).
- */
-const REDIS_CONNECTION_ERRORS = new Set([
-  'ClientClosedError',
-  'ClientOfflineError',
-  'ConnectionTimeoutError',
-  'SocketTimeoutError',
-  'SocketClosedUnexpectedlyError',
-  'DisconnectsClientError',
-  'ReconnectStrategyError',
-  'RootNodesUnavailableError',
-  'TimeoutError',
-]);
-
 /** Redis replies that mean "not now": still loading its data, busy with a script, failing over. */
 const REDIS_NOT_NOW = /^(LOADING|BUSY|TRYAGAIN|MASTERDOWN|CLUSTERDOWN)\b/;
-
-function constructorNames(err: object): string[] {
-  const names: string[] = [];
-  for (
-    let p = Object.getPrototypeOf(err) as object | null;
-    p && p !== Error.prototype;
-    p = Object.getPrototypeOf(p)
-  )
-    names.push((p as { constructor?: { name?: string } }).constructor?.name ?? '');
-  return names;
-}
 
 function isTransientItself(err: object): boolean {
   const { code, errno, name, message } = err as Record<string, unknown>;
@@ -77,7 +50,7 @@ function isTransientItself(err: object): boolean {
     (typeof errno === 'number' && TRANSIENT_DB_ERRNOS.has(errno)) ||
     (typeof code === 'string' && NETWORK_CODES.has(code)) ||
     (typeof name === 'string' && name.startsWith('KafkaJS')) ||
-    classes.some((c) => REDIS_CONNECTION_ERRORS.has(c)) ||
+    isRedisUnavailable(err) ||
     (classes.includes('ErrorReply') && typeof message === 'string' && REDIS_NOT_NOW.test(message)) ||
     (err instanceof AppError && err.status === 503)
   );

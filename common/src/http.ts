@@ -16,6 +16,11 @@ export interface HttpAppOptions {
   metrics: Metrics;
   /** Named dependency checks for /readyz; each throws when its dependency is not usable. */
   readiness: Record<string, ReadinessCheck>;
+  /**
+   * What /readyz reports beside the checks without failing them: usable, but not as configured
+   * (e.g. topics with fewer replicas than KAFKA_REPLICATION_FACTOR). Keyed like the checks.
+   */
+  readinessDetails?: ReadonlyMap<string, string>;
   routes: (app: Express) => void;
   /** The service's route descriptions, served as OpenAPI at /openapi.json and /docs. */
   api?: { title: string; version: string; description?: string; routes: RouteDoc[] };
@@ -90,7 +95,14 @@ async function checkAll(readiness: Record<string, ReadinessCheck>): Promise<Reco
 }
 
 /** The Express app every service shares: ids, logs, JSON parsing and errors, health, metrics. */
-export function createHttpApp({ logger, metrics, readiness, routes, api }: HttpAppOptions): Express {
+export function createHttpApp({
+  logger,
+  metrics,
+  readiness,
+  readinessDetails,
+  routes,
+  api,
+}: HttpAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   // Nobody sends conditional requests to this API; hashing every body cost ~20 % of a request's CPU.
@@ -125,7 +137,8 @@ export function createHttpApp({ logger, metrics, readiness, routes, api }: HttpA
   app.get('/readyz', async (_req, res) => {
     const checks = await checkAll(readiness);
     const ready = Object.values(checks).every((v) => v === 'ok');
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks });
+    const details = readinessDetails?.size ? { details: Object.fromEntries(readinessDetails) } : {};
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks, ...details });
   });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());

@@ -2,7 +2,7 @@ import { Kafka, Partitioners, logLevel, type Admin, type LogEntry, type Producer
 import './kafkajs-idle-fix.js';
 import type { Logger } from './logger.js';
 import { withTimeout } from './timeout.js';
-import { TOPIC_SEGMENT_MS } from './topic-retention.js';
+import { topicSegmentMs } from './topic-retention.js';
 
 export type { Kafka, Producer, Admin } from 'kafkajs';
 
@@ -38,6 +38,10 @@ export function createKafka({ clientId, brokers, logger }: KafkaOptions): Kafka 
   });
 }
 
+/**
+ * Every send of the services passes `acks: -1` (all in-sync replicas, KafkaJS's default made
+ * explicit): with KAFKA_MIN_INSYNC_REPLICAS > 1 an acknowledged event survives the loss of a broker.
+ */
 export function createProducer(kafka: Kafka): Producer {
   return kafka.producer({
     allowAutoTopicCreation: false,
@@ -47,15 +51,23 @@ export function createProducer(kafka: Kafka): Producer {
   });
 }
 
+/** Replicas of a topic, and how many must have a message before an acks=all send succeeds. */
+export interface Replication {
+  factor: number;
+  minInsync: number;
+}
+
 /**
  * Creates the topics (and their DLQs) that do not exist yet, keeping messages `retentionMs`
- * (in segments of TOPIC_SEGMENT_MS). Safe to race with another service.
+ * (in segments of topicSegmentMs), with `replication`. Safe to race with another service.
+ * Topics that exist keep their settings (topic-replication.ts reports those below the factor).
  */
 export async function ensureTopics(
   admin: Admin,
   topics: string[],
   numPartitions: number,
   retentionMs = 7 * 24 * 60 * 60 * 1_000,
+  replication: Replication = { factor: 1, minInsync: 1 },
 ): Promise<void> {
   const existing = new Set(await admin.listTopics());
   const missing = topics.filter((t) => !existing.has(t));
@@ -66,10 +78,11 @@ export async function ensureTopics(
       topics: missing.map((topic) => ({
         topic,
         numPartitions,
-        replicationFactor: 1,
+        replicationFactor: replication.factor,
         configEntries: [
+          { name: 'min.insync.replicas', value: String(replication.minInsync) },
           { name: 'retention.ms', value: String(retentionMs) },
-          { name: 'segment.ms', value: String(TOPIC_SEGMENT_MS) },
+          { name: 'segment.ms', value: String(topicSegmentMs(retentionMs)) },
         ],
       })),
     });

@@ -12,9 +12,18 @@ import { createKafka, createProducer, ensureTopics } from './kafka.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createOutboxRelay, type OutboxRelay } from './outbox-relay.js';
+import { dlqDepthGauge } from './dlq-depth.js';
+import { replayGroupId } from './dlq-ledger.js';
 import { createRetentionJob, type RetentionRule } from './retention.js';
 import { onShutdown, type ShutdownStep } from './shutdown.js';
 import { RetentionRefusedError, checkConfiguredRetention, checkTopicRetention } from './topic-retention.js';
+import {
+  ReplicationRefusedError,
+  checkBrokerCount,
+  checkConfiguredReplication,
+  replicationOf,
+  reportUnderReplicated,
+} from './topic-replication.js';
 
 export interface ServiceConfig extends CommonConfig {
   PORT: number;
@@ -32,16 +41,21 @@ export interface ServiceRuntime {
   producer: Producer;
   admin: Admin;
   relay: OutboxRelay;
+  /** /readyz details: facts worth a look that do not make the service unready (http.ts). */
+  readinessDetails: Map<string, string>;
 }
 
 export function createRuntime(name: string, config: ServiceConfig, logger?: Logger): ServiceRuntime {
   checkConfiguredRetention(config);
+  checkConfiguredReplication(config);
   const log = logger ?? createLogger({ service: name, level: config.LOG_LEVEL });
   const metrics = createMetrics(name);
   const db = createDb({
     url: config.MYSQL_URL,
     database: config.MYSQL_DATABASE,
     poolMax: config.DB_POOL_MAX,
+    acquireTimeoutMs: config.DB_ACQUIRE_TIMEOUT,
+    statementTimeoutMs: config.DB_STATEMENT_TIMEOUT,
   });
   const kafka = createKafka({ clientId: name, brokers: config.KAFKA_BROKERS, logger: log });
   const producer = createProducer(kafka);
@@ -53,7 +67,18 @@ export function createRuntime(name: string, config: ServiceConfig, logger?: Logg
     metrics,
     topicPrefix: config.KAFKA_TOPIC_PREFIX,
   });
-  return { name, config, logger: log, metrics, db, kafka, producer, admin, relay };
+  return {
+    name,
+    config,
+    logger: log,
+    metrics,
+    db,
+    kafka,
+    producer,
+    admin,
+    relay,
+    readinessDetails: new Map(),
+  };
 }
 
 /** Every topic of the flow and its DLQ, under the configured namespace. */
@@ -68,7 +93,7 @@ async function untilDone(log: Logger, what: string, fn: () => Promise<void>, isS
       await fn();
       return;
     } catch (err) {
-      if (err instanceof RetentionRefusedError) throw err;
+      if (err instanceof RetentionRefusedError || err instanceof ReplicationRefusedError) throw err;
       if (attempt === 1 || attempt % 10 === 0) log.warn({ err, attempt }, `${what} failed; retrying`);
       await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * attempt)));
     }
@@ -112,17 +137,33 @@ export function startWorker(
       metrics: rt.metrics,
     });
   }
-  const pruner = createRetentionJob({ db: rt.db, logger, registry: rt.metrics.registry }, retention);
+  const pruner = createRetentionJob({ db: rt.db, logger, registry: rt.metrics.registry }, retention, {
+    intervalMs: config.RETENTION_INTERVAL,
+  });
   rt.relay.start();
   for (const w of [...workers, pruner]) w.start();
   const consumed = [...new Set(handlers.map((h) => topicName(config.KAFKA_TOPIC_PREFIX, h.type)))];
   const ready = untilDone(logger, 'kafka start-up', () => connectKafka(rt, consumed), isStopping).then(() =>
     consumer ? untilDone(logger, 'consumer start', () => consumer.start(), isStopping) : undefined,
   );
+  const dlqDepth = dlqDepthGauge({
+    admin: rt.admin,
+    registry: rt.metrics.registry,
+    replayGroup: replayGroupId(config.KAFKA_TOPIC_PREFIX),
+    dlqTopics: consumed.map(dlqTopic),
+    intervalMs: config.DLQ_DEPTH_INTERVAL,
+    logger,
+  });
+  // Measured once the admin client is connected; a rejected `ready` is the caller's to report.
+  void ready.then(
+    () => consumed.length > 0 && !stopping && dlqDepth.start(),
+    () => undefined,
+  );
   return {
     ready,
     async stop() {
       stopping = true;
+      await dlqDepth.stop();
       await consumer?.stop();
       await Promise.all([...workers, pruner].map((w) => w.stop()));
       await rt.relay.stop();
@@ -130,16 +171,19 @@ export function startWorker(
   };
 }
 
-/** Topics ensured, then the retention of those it consumes checked against DEDUP_RETENTION. */
+/**
+ * Enough brokers for the replication factor, topics ensured, those that exist with fewer replicas
+ * reported, then the retention of those it consumes checked against DEDUP_RETENTION.
+ */
 async function connectKafka(rt: ServiceRuntime, consumed: string[]): Promise<void> {
   const { config } = rt;
+  const replication = replicationOf(config);
+  const topics = allTopics(config.KAFKA_TOPIC_PREFIX);
   await rt.admin.connect();
-  await ensureTopics(
-    rt.admin,
-    allTopics(config.KAFKA_TOPIC_PREFIX),
-    config.KAFKA_PARTITIONS,
-    config.KAFKA_TOPIC_RETENTION,
-  );
+  await checkBrokerCount(rt.admin, replication.factor, topics);
+  await ensureTopics(rt.admin, topics, config.KAFKA_PARTITIONS, config.KAFKA_TOPIC_RETENTION, replication);
+  const under = await reportUnderReplicated(rt.admin, topics, replication.factor, rt.logger);
+  if (under) rt.readinessDetails.set('kafka', under);
   await checkTopicRetention(rt.admin, consumed, config.DEDUP_RETENTION);
   await rt.producer.connect();
 }

@@ -5,9 +5,9 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
-import type { AddressInfo } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { Express } from 'express';
-import { createDb, dropDatabase, prepareDatabase, type Db } from './db.js';
+import { DB_TIMEOUT_DEFAULTS, createDb, dropDatabase, prepareDatabase, type Db } from './db.js';
 import type { ErrorDetail } from './errors.js';
 import { createHttpServer } from './http.js';
 import { topicName, type Envelope, type EventData, type EventType } from './events.js';
@@ -146,13 +146,18 @@ export async function createTestRuntime(options: TestRuntimeOptions): Promise<Te
     LOG_LEVEL: 'debug',
     MYSQL_URL: TEST_MYSQL_URL,
     DB_POOL_MAX: 10,
+    DB_ACQUIRE_TIMEOUT: DB_TIMEOUT_DEFAULTS.acquireMs,
+    DB_STATEMENT_TIMEOUT: DB_TIMEOUT_DEFAULTS.statementMs,
     KAFKA_BROKERS: TEST_KAFKA_BROKERS,
     KAFKA_TOPIC_PREFIX: options.topicPrefix ?? testTopicPrefix(),
     KAFKA_PARTITIONS: 3,
+    KAFKA_REPLICATION_FACTOR: 1,
+    KAFKA_MIN_INSYNC_REPLICAS: 1,
     ROLE: 'all',
     KAFKA_TOPIC_RETENTION: 7 * 86_400_000,
     OUTBOX_RETENTION: 86_400_000,
     DEDUP_RETENTION: 14 * 86_400_000,
+    RETENTION_INTERVAL: 5 * 60_000,
     PORT: 0,
     MYSQL_DATABASE: database,
     ...options.config,
@@ -202,6 +207,7 @@ export async function publish(
 ): Promise<void> {
   await producer.send({
     topic: topicName(prefix, type),
+    acks: -1,
     messages: values.map((v) => ({ key: String(key), value: typeof v === 'string' ? v : JSON.stringify(v) })),
   });
 }
@@ -325,4 +331,65 @@ export async function countRows(db: Db, tables: string[]): Promise<Record<string
     counts[table] = Number(row.n);
   }
   return counts;
+}
+
+/**
+ * A TCP relay to a real server that can be frozen: frozen, it reads nothing from either side and
+ * connects new clients nowhere, as a server process that is stopped (SIGSTOP) behaves to its
+ * clients (the kernel still accepts and buffers). Thawed, everything buffered flows on. What a
+ * test of "the server stopped answering" points its client at.
+ */
+export interface FreezableProxy {
+  url(scheme: string): string;
+  freeze(): void;
+  thaw(): void;
+  close(): Promise<void>;
+}
+
+export async function freezableProxy(target: { host: string; port: number }): Promise<FreezableProxy> {
+  let frozen = false;
+  const pairs = new Set<[Socket, Socket]>();
+  const waiting: Socket[] = [];
+  const link = (client: Socket) => {
+    const upstream = connect(target.port, target.host);
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
+    for (const [from, to] of [pair, [upstream, client]] as const) {
+      from.on('data', (chunk: Buffer) => to.write(chunk));
+      from.on('close', () => {
+        pairs.delete(pair);
+        to.destroy();
+      });
+      from.on('error', () => to.destroy());
+    }
+  };
+  const server = createNetServer((client) => {
+    if (frozen) {
+      client.pause();
+      client.on('error', () => undefined);
+      waiting.push(client);
+    } else link(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: (scheme) => `${scheme}://127.0.0.1:${port}`,
+    freeze() {
+      frozen = true;
+      for (const pair of pairs) for (const s of pair) s.pause();
+    },
+    thaw() {
+      frozen = false;
+      for (const pair of pairs) for (const s of pair) s.resume();
+      for (const client of waiting.splice(0)) {
+        link(client);
+        client.resume();
+      }
+    },
+    async close() {
+      for (const pair of pairs) for (const s of pair) s.destroy();
+      for (const client of waiting.splice(0)) client.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }

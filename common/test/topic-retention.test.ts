@@ -36,13 +36,18 @@ describe('start-up refuses a DEDUP_RETENTION that does not outlast the topics', 
     LOG_LEVEL: 'silent' as const,
     MYSQL_URL: TEST_MYSQL_URL,
     DB_POOL_MAX: 1,
+    DB_ACQUIRE_TIMEOUT: 5_000,
+    DB_STATEMENT_TIMEOUT: 5_000,
     KAFKA_BROKERS: TEST_KAFKA_BROKERS,
     KAFKA_TOPIC_PREFIX: prefix,
     KAFKA_PARTITIONS: 1,
+    KAFKA_REPLICATION_FACTOR: 1,
+    KAFKA_MIN_INSYNC_REPLICAS: 1,
     ROLE: 'all' as const,
     KAFKA_TOPIC_RETENTION: topicDays * DAY,
     OUTBOX_RETENTION: DAY,
     DEDUP_RETENTION: dedupDays * DAY,
+    RETENTION_INTERVAL: 300_000,
     PORT: 0,
     MYSQL_DATABASE: 'unused_test',
   });
@@ -80,5 +85,15 @@ describe('start-up refuses a DEDUP_RETENTION that does not outlast the topics', 
     const topic = `${prefix}week-kept`;
     await ensureTopics(admin, [topic], 1, 7 * DAY);
     await checkTopicRetention(admin, [topic], 14 * DAY);
+  });
+
+  it('a topic kept less than a day is cut in segments of its retention: 2 minutes hold a message up to 4', async () => {
+    const topic = `${prefix}minutes-kept`;
+    const minute = 60_000;
+    await ensureTopics(admin, [topic], 1, 2 * minute);
+    await assert.rejects(checkTopicRetention(admin, [topic], 4 * minute), (err: Error) =>
+      err.message.includes(`retention.ms ${2 * minute} + segment.ms ${2 * minute}`),
+    );
+    await checkTopicRetention(admin, [topic], 4 * minute + 1);
   });
 });

@@ -7,7 +7,10 @@ import { redisReadiness, type RedisClient } from './redis.js';
 import { vehicleRouteDocs } from './vehicles/vehicles-api-docs.js';
 import { vehicleRoutes } from './vehicles/vehicles-routes.js';
 
-export interface AppDeps extends Pick<ServiceRuntime, 'logger' | 'metrics' | 'db' | 'admin'> {
+export interface AppDeps extends Pick<
+  ServiceRuntime,
+  'logger' | 'metrics' | 'db' | 'admin' | 'readinessDetails'
+> {
   redis: RedisClient;
   dispatch: DispatchDeps;
   orders: OrdersClient;
@@ -24,6 +27,7 @@ export function createApp(deps: AppDeps): Express {
       kafka: kafkaReadiness(deps.admin),
       redis: redisReadiness(deps.redis),
     },
+    readinessDetails: deps.readinessDetails,
     routes: (app) => {
       // Registering a vehicle serves its city's waiting orders: dispatch is handed in, never imported.
       const onVehicleAdded = (key: string) => deps.dispatch.vehicleAvailable(key, 'registration');

@@ -1,9 +1,11 @@
 import { z } from 'zod';
-import { internalTokenEnv, parseEnv, serviceEnv, urlWithProtocol } from '@delivery/common';
+import { duration, internalTokenEnv, parseEnv, serviceEnv, urlWithProtocol } from '@delivery/common';
 
 const schema = serviceEnv({ port: 3003, database: 'dispatch' })
   .extend({
     REDIS_URL: urlWithProtocol(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+    /** Longest any one Redis command may wait for its answer; a Redis that stops answering fails it. */
+    REDIS_COMMAND_TIMEOUT: duration.default(2_000),
     /**
      * Namespace of the lock keys, so tests never touch the locks of a running `make up`. Unset,
      * it follows KAFKA_TOPIC_PREFIX: a system under a topic namespace keeps its locks under it too.

@@ -6,7 +6,7 @@ import { closeRedis, connectRedis, createRedis } from './redis.js';
 async function main(): Promise<void> {
   const config = loadConfig();
   const rt = createRuntime('dispatcher-service', config);
-  const redis = createRedis(config.REDIS_URL, rt.logger);
+  const redis = createRedis(config.REDIS_URL, rt.logger, config.REDIS_COMMAND_TIMEOUT);
   connectRedis(redis, rt.logger);
   const { app, handlers, workers, retention, orders } = createDispatcher(rt, redis, config);
   await runService(rt, {

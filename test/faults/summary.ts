@@ -1,6 +1,7 @@
 /**
  * Prints the fault suite's figures (the JSON lines its scenarios appended to FAULT_FIGURES):
- * one row per scenario, then the totals. Run by scripts/test-faults.sh after the suite.
+ * one row per scenario, then the totals. Run by scripts/test-faults.sh after the suite (and by
+ * scripts/test-cluster.sh, with its own title as a second argument).
  */
 import { readFileSync } from 'node:fs';
 
@@ -19,6 +20,10 @@ interface Row {
   cancels?: { planned: number; answered200: number; answered409: number };
   badInputsTried?: number;
   written?: number;
+  /** Longest time in which orders were open and none moved on (the cluster suite measures it). */
+  longestStallS?: number;
+  /** What the fault reported of itself; a hung dependency: its requests' max and p99 duration. */
+  fault?: { maxMs?: number; p99Ms?: number };
 }
 
 const file = process.argv[2];
@@ -50,11 +55,23 @@ const columns: [string, (r: Row) => string | number][] = [
   ['applied twice', (r) => r.appliedTwice ?? 0],
   ['DLQ', (r) => r.dlq ?? 0],
   ['cancelled', (r) => r.cancelled ?? 0],
+  // Only when some scenario measured it.
+  ...(rows.some((r) => r.longestStallS !== undefined)
+    ? [['longest stall s', (r: Row) => r.longestStallS ?? '-'] as [string, (r: Row) => string | number]]
+    : []),
+  ...(rows.some((r) => r.fault?.maxMs !== undefined)
+    ? [
+        [
+          'hung: max/p99 ms',
+          (r: Row) => (r.fault?.maxMs === undefined ? '-' : `${r.fault.maxMs}/${r.fault.p99Ms ?? '-'}`),
+        ] as [string, (r: Row) => string | number],
+      ]
+    : []),
 ];
 const table = [columns.map(([h]) => h), ...flows.map((r) => columns.map(([, f]) => String(f(r))))];
 const widths = columns.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
 
-console.log('\nFault suite figures');
+console.log(`\n${process.argv[3] ?? 'Fault suite figures'}`);
 for (const row of table) console.log(`  ${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ')}`);
 console.log(
   `\n  scenarios run: ${flows.length + badInput.length}` +

@@ -85,6 +85,8 @@ export interface OwnedServer {
   port: number;
   start(): Promise<void>;
   stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Signal the process and return at once: SIGSTOP hangs it (connections stay open), SIGCONT resumes it. */
+  signal(signal: NodeJS.Signals): void;
 }
 
 function ownedServer(
@@ -110,11 +112,14 @@ function ownedServer(
     async stop(signal = 'SIGTERM') {
       if (child) await killProcess(child, signal);
     },
+    signal(signal) {
+      child?.kill(signal);
+    },
   };
 }
 
 /** The jars infra/kafka/fetch.sh puts in place for the version pinned in its pom (the one place it is written). */
-function kafkaCache(): string {
+export function kafkaCache(): string {
   const pom = readFileSync(path.join(ROOT, 'infra/kafka/pom.xml'), 'utf8');
   const version = /<kafka\.version>(.+?)<\/kafka\.version>/.exec(pom)?.[1];
   if (!version) throw new Error('no <kafka.version> in infra/kafka/pom.xml');
