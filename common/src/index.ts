@@ -29,3 +29,4 @@ export * from './dead-letters.js';
 export * from './dlq-ledger.js';
 export * from './dlq-reader.js';
 export * from './dlq-replay.js';
+export { kafkaSendFixApplied } from './kafkajs-send-fix.js';

@@ -1,3 +1,5 @@
+// Before kafkajs itself: the producer binds its send function when it loads.
+import './kafkajs-send-fix.js';
 import { Kafka, Partitioners, logLevel, type Admin, type LogEntry, type Producer } from 'kafkajs';
 import './kafkajs-idle-fix.js';
 import type { Logger } from './logger.js';

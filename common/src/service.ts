@@ -14,6 +14,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { createOutboxRelay, type OutboxRelay } from './outbox-relay.js';
 import { dlqDepthGauge } from './dlq-depth.js';
 import { replayGroupId } from './dlq-ledger.js';
+import { kafkaSendFixApplied } from './kafkajs-send-fix.js';
 import { createRetentionJob, type RetentionRule } from './retention.js';
 import { onShutdown, type ShutdownStep } from './shutdown.js';
 import { RetentionRefusedError, checkConfiguredRetention, checkTopicRetention } from './topic-retention.js';
@@ -48,6 +49,8 @@ export interface ServiceRuntime {
 export function createRuntime(name: string, config: ServiceConfig, logger?: Logger): ServiceRuntime {
   checkConfiguredRetention(config);
   checkConfiguredReplication(config);
+  if (!kafkaSendFixApplied())
+    throw new Error('kafkajs was loaded before common/src/kafkajs-send-fix.ts: a retried send could lose events');
   const log = logger ?? createLogger({ service: name, level: config.LOG_LEVEL });
   const metrics = createMetrics(name);
   const db = createDb({
