@@ -393,3 +393,14 @@ export async function freezableProxy(target: { host: string; port: number }): Pr
     },
   };
 }
+
+/** How long `work` took to fail, and what it failed with (a test of a bound: it must fail). */
+export async function timedFailure(work: () => Promise<unknown>): Promise<{ ms: number; err: unknown }> {
+  const started = performance.now();
+  try {
+    await work();
+  } catch (err) {
+    return { ms: performance.now() - started, err };
+  }
+  throw new Error('expected a failure');
+}

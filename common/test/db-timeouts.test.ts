@@ -18,6 +18,7 @@ import {
 import {
   TEST_MYSQL_URL,
   freezableProxy,
+  timedFailure,
   uniqueId,
   waitFor,
   type FreezableProxy,
@@ -27,17 +28,6 @@ const STATEMENT_MS = 1_000;
 const ACQUIRE_MS = 1_000;
 /** Timers and event-loop turns beyond the bound itself. */
 const SLACK_MS = 500;
-
-/** How long `work` took to fail, and what it failed with. */
-async function failure(work: () => Promise<unknown>): Promise<{ ms: number; err: unknown }> {
-  const started = performance.now();
-  try {
-    await work();
-  } catch (err) {
-    return { ms: performance.now() - started, err };
-  }
-  throw new Error('expected a failure');
-}
 
 function assertUnavailable(err: unknown) {
   const answer = toAppError(err);
@@ -83,7 +73,7 @@ describe('a database that stops answering', () => {
     try {
       const before = await connectionId(db);
       proxy.freeze();
-      const { ms, err } = await failure(() => db.raw('SELECT 1'));
+      const { ms, err } = await timedFailure(() => db.raw('SELECT 1'));
       proxy.thaw();
       assert.ok(
         ms >= STATEMENT_MS - 50 && ms <= STATEMENT_MS + SLACK_MS,
@@ -102,7 +92,7 @@ describe('a database that stops answering', () => {
     const db = open();
     try {
       let abandoned = 0;
-      const { ms, err } = await failure(() =>
+      const { ms, err } = await timedFailure(() =>
         db.transaction(async (trx) => {
           await trx('marks').insert({ id: 1 });
           abandoned = await connectionId(trx);
@@ -139,7 +129,7 @@ describe('a database that stops answering', () => {
     const db = open();
     try {
       proxy.freeze();
-      const { ms, err } = await failure(() => db.raw('SELECT 1'));
+      const { ms, err } = await timedFailure(() => db.raw('SELECT 1'));
       proxy.thaw();
       assert.ok(ms <= ACQUIRE_MS + SLACK_MS, `failed after ${Math.round(ms)} ms`);
       assertUnavailable(err);
@@ -164,7 +154,7 @@ describe('a database that stops answering', () => {
     try {
       await connectionId(db);
       proxy.freeze();
-      const { ms, err } = await failure(dbReadiness(db));
+      const { ms, err } = await timedFailure(dbReadiness(db));
       assert.ok(ms <= 2_000 + SLACK_MS, `failed after ${Math.round(ms)} ms`);
       assert.match(String(err), /database did not answer within 2 s/);
       // Its statement gave the connection up too, instead of holding it for the 5 s of the

@@ -7,22 +7,18 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { isTransientError, toAppError } from '@delivery/common';
-import { captureLogger, freezableProxy, uniqueId, type FreezableProxy } from '@delivery/common/testing';
+import {
+  captureLogger,
+  freezableProxy,
+  timedFailure,
+  uniqueId,
+  type FreezableProxy,
+} from '@delivery/common/testing';
 import { closeRedis, createRedis, redisReadiness, type RedisClient } from '../src/redis.js';
 import { TEST_REDIS_URL, deleteKeys } from './support.js';
 
 const COMMAND_MS = 500;
 const SLACK_MS = 500;
-
-async function failure(work: () => Promise<unknown>): Promise<{ ms: number; err: unknown }> {
-  const started = performance.now();
-  try {
-    await work();
-  } catch (err) {
-    return { ms: performance.now() - started, err };
-  }
-  throw new Error('expected a failure');
-}
 
 describe('a Redis that stops answering', () => {
   const prefix = `test-${uniqueId()}:`;
@@ -46,7 +42,7 @@ describe('a Redis that stops answering', () => {
     await redis.set(`${prefix}a`, 'A');
     await redis.set(`${prefix}b`, 'B');
     proxy.freeze();
-    const { ms, err } = await failure(() => redis.get(`${prefix}a`));
+    const { ms, err } = await timedFailure(() => redis.get(`${prefix}a`));
     assert.ok(ms >= COMMAND_MS - 50 && ms <= COMMAND_MS + SLACK_MS, `failed after ${Math.round(ms)} ms`);
     assert.equal(toAppError(err).status, 503, String(err));
     assert.ok(isTransientError(err), 'a consumer retries it without limit');
@@ -60,7 +56,7 @@ describe('a Redis that stops answering', () => {
     await patient.connect();
     try {
       proxy.freeze();
-      const { ms, err } = await failure(redisReadiness(patient));
+      const { ms, err } = await timedFailure(redisReadiness(patient));
       assert.ok(ms <= 2_000 + SLACK_MS, `failed after ${Math.round(ms)} ms`);
       assert.match(String(err), /redis did not answer within 2 s/);
       proxy.thaw();
