@@ -1,17 +1,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  call,
-  countRows,
-  createTestRuntime,
-  listen,
-  type ErrorBody,
-  type TestRuntime,
-} from '@delivery/common/testing';
+import { call, countRows, listen, type ErrorBody, type TestRuntime } from '@delivery/common/testing';
 import { createApp } from '../src/app.js';
 import { applyInventoryResults } from '../src/orders/apply-inventory-result.js';
 import { recordDispatches } from '../src/orders/record-dispatch.js';
-import { ORDER_MIGRATIONS, dispatched, inventoryUpdated, type OrderJson } from './support.js';
+import { createOrderRuntime, dispatched, inventoryUpdated, type OrderJson } from './support.js';
 
 interface OutboxEvent {
   type: string;
@@ -30,11 +23,7 @@ describe('cancelling and delivering by hand', () => {
   ) => call<T>(method, `${server.url}${path}`, body, headers);
 
   before(async () => {
-    rt = await createTestRuntime({
-      name: 'order-service',
-      database: 'orders',
-      migrationsDir: ORDER_MIGRATIONS,
-    });
+    rt = await createOrderRuntime();
     server = await listen(createApp(rt));
   });
   after(async () => {

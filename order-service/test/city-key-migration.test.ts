@@ -1,19 +1,15 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { cityKey } from '@delivery/common';
-import { createTestRuntime, type TestRuntime } from '@delivery/common/testing';
+import type { TestRuntime } from '@delivery/common/testing';
 import * as migration from '../../migrations/order/20261129000030_orders_city_key.js';
-import { ORDER_MIGRATIONS } from './support.js';
+import { createOrderRuntime } from './support.js';
 
 describe('migration orders.city_key', () => {
   let rt: TestRuntime;
 
   before(async () => {
-    rt = await createTestRuntime({
-      name: 'order-service',
-      database: 'orders',
-      migrationsDir: ORDER_MIGRATIONS,
-    });
+    rt = await createOrderRuntime();
   });
   after(() => rt?.close());
 

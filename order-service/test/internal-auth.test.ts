@@ -1,16 +1,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  call,
-  createTestRuntime,
-  envelope,
-  listen,
-  type ErrorBody,
-  type TestRuntime,
-} from '@delivery/common/testing';
+import { call, envelope, listen, type ErrorBody, type TestRuntime } from '@delivery/common/testing';
 import { createApp } from '../src/app.js';
 import { applyInventoryResults } from '../src/orders/apply-inventory-result.js';
-import { ORDER_MIGRATIONS } from './support.js';
+import { createOrderRuntime } from './support.js';
 
 const TOKEN = 'orders-token-0123456789';
 
@@ -19,11 +12,7 @@ describe('with INTERNAL_TOKEN set, PATCH /orders/:id needs it', () => {
   let server: Awaited<ReturnType<typeof listen>>;
 
   before(async () => {
-    rt = await createTestRuntime({
-      name: 'order-service',
-      database: 'orders',
-      migrationsDir: ORDER_MIGRATIONS,
-    });
+    rt = await createOrderRuntime();
     server = await listen(createApp({ ...rt, internalToken: TOKEN }));
   });
   after(async () => {
@@ -114,11 +103,7 @@ describe('with INTERNAL_TOKEN set, PATCH /orders/:id needs it', () => {
 
 describe('without INTERNAL_TOKEN, PATCH /orders/:id is open (the assignment’s curl examples)', () => {
   it('a PATCH without any token is served', async () => {
-    const rt = await createTestRuntime({
-      name: 'order-service',
-      database: 'orders',
-      migrationsDir: ORDER_MIGRATIONS,
-    });
+    const rt = await createOrderRuntime();
     const server = await listen(createApp(rt));
     try {
       const res = await call<ErrorBody>('PATCH', `${server.url}/orders/999999`, { status: 'DELIVERED' });

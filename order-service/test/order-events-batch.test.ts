@@ -8,25 +8,17 @@ import {
   topicName,
   type Worker,
 } from '@delivery/common';
-import {
-  call,
-  createTestRuntime,
-  envelope,
-  listen,
-  publish,
-  readTopic,
-  waitFor,
-} from '@delivery/common/testing';
+import { call, envelope, listen, publish, readTopic, waitFor } from '@delivery/common/testing';
 import { createApp } from '../src/app.js';
 import { applyInventoryResults } from '../src/orders/apply-inventory-result.js';
 import { orderEventHandlers } from '../src/orders/order-events-consumer.js';
 import { recordDispatches } from '../src/orders/record-dispatch.js';
 import {
-  ORDER_MIGRATIONS,
-  placeOrder as placeFixtureOrder,
+  createOrderRuntime,
   dispatched,
   inventoryUpdated,
   type OrderJson,
+  placeOrder as placeFixtureOrder,
 } from './support.js';
 
 const unknownOrder = () =>
@@ -37,11 +29,7 @@ const unknownOrder = () =>
   });
 
 async function startApi() {
-  const rt = await createTestRuntime({
-    name: 'order-service',
-    database: 'orders',
-    migrationsDir: ORDER_MIGRATIONS,
-  });
+  const rt = await createOrderRuntime();
   const server = await listen(createApp(rt));
   const placeOrder = (productId = 5) => placeFixtureOrder(server.url, productId);
   const getOrder = async (id: number) => (await call<OrderJson>('GET', `${server.url}/orders/${id}`)).body;

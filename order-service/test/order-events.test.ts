@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { startWorker, topicName, type Worker } from '@delivery/common';
 import {
   call,
-  createTestRuntime,
   envelope,
   listen,
   publish,
@@ -14,11 +13,11 @@ import {
 import { createApp } from '../src/app.js';
 import { orderEventHandlers } from '../src/orders/order-events-consumer.js';
 import {
-  ORDER_MIGRATIONS,
-  placeOrder as placeFixtureOrder,
+  createOrderRuntime,
   dispatched,
   inventoryUpdated,
   type OrderJson,
+  placeOrder as placeFixtureOrder,
 } from './support.js';
 
 describe('order-service consumer: order.inventory.updated and order.dispatched', () => {
@@ -28,11 +27,7 @@ describe('order-service consumer: order.inventory.updated and order.dispatched',
   const prefix = () => rt.config.KAFKA_TOPIC_PREFIX;
 
   before(async () => {
-    rt = await createTestRuntime({
-      name: 'order-service',
-      database: 'orders',
-      migrationsDir: ORDER_MIGRATIONS,
-    });
+    rt = await createOrderRuntime();
     worker = startWorker(rt, { handlers: orderEventHandlers(rt) });
     await worker.ready;
     server = await listen(createApp(rt));

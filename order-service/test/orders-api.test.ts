@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import {
   call,
   countRows,
-  createTestRuntime,
   envelope,
   listen,
   type ErrorBody,
@@ -12,7 +11,7 @@ import {
 import { createApp } from '../src/app.js';
 import { applyInventoryResults } from '../src/orders/apply-inventory-result.js';
 import { recordDispatches } from '../src/orders/record-dispatch.js';
-import { ORDER_MIGRATIONS, dispatched, inventoryUpdated, type OrderJson } from './support.js';
+import { createOrderRuntime, dispatched, inventoryUpdated, type OrderJson } from './support.js';
 
 const buildOrder = (overrides: Record<string, unknown> = {}) => ({
   customerId: 1,
@@ -39,11 +38,7 @@ describe('order-service HTTP API', () => {
   const counts = () => countRows(rt.db, ['orders', 'order_items', 'outbox']);
 
   before(async () => {
-    rt = await createTestRuntime({
-      name: 'order-service',
-      database: 'orders',
-      migrationsDir: ORDER_MIGRATIONS,
-    });
+    rt = await createOrderRuntime();
     server = await listen(createApp(rt));
   });
   after(async () => {

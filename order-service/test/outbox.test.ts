@@ -14,7 +14,6 @@ import {
 import {
   TEST_KAFKA_BROKERS,
   call,
-  createTestRuntime,
   listen,
   readTopic,
   waitFor,
@@ -22,7 +21,7 @@ import {
 } from '@delivery/common/testing';
 import { createApp } from '../src/app.js';
 import type { Order } from '../src/orders/orders-repository.js';
-import { ORDER_MIGRATIONS } from './support.js';
+import { createOrderRuntime } from './support.js';
 
 describe('POST /orders while Kafka is unreachable', () => {
   let rt: TestRuntime;
@@ -30,12 +29,7 @@ describe('POST /orders while Kafka is unreachable', () => {
 
   before(async () => {
     // Nothing listens on port 1: every connection to "Kafka" is refused.
-    rt = await createTestRuntime({
-      name: 'order-service',
-      database: 'orders',
-      migrationsDir: ORDER_MIGRATIONS,
-      config: { KAFKA_BROKERS: ['127.0.0.1:1'] },
-    });
+    rt = await createOrderRuntime({ config: { KAFKA_BROKERS: ['127.0.0.1:1'] } });
     rt.relay.start();
     server = await listen(createApp(rt));
   });

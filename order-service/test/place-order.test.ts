@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { call, createTestRuntime, listen, type ErrorBody, type TestRuntime } from '@delivery/common/testing';
 import { createApp } from '../src/app.js';
 import { orderNumberFor, orderPlacer } from '../src/orders/place-order.js';
-import { ORDER_MIGRATIONS, type OrderJson } from './support.js';
+import { createOrderRuntime, type OrderJson } from './support.js';
 
 /** Order i of a run: its own customer, city and items, so a mix-up between requests shows. */
 const buildOrder = (i: number) => ({
@@ -17,12 +17,7 @@ const buildOrder = (i: number) => ({
 });
 
 async function startApi(config?: Parameters<typeof createTestRuntime>[0]['config']) {
-  const rt = await createTestRuntime({
-    name: 'order-service',
-    database: 'orders',
-    migrationsDir: ORDER_MIGRATIONS,
-    config,
-  });
+  const rt = await createOrderRuntime({ config });
   const server = await listen(createApp(rt));
   return { rt, server };
 }

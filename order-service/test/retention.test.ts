@@ -2,10 +2,10 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createRetentionJob, outboxAndDedupRules, type RetentionJob } from '@delivery/common';
-import { createTestRuntime, listen, type TestRuntime } from '@delivery/common/testing';
+import { listen, type TestRuntime } from '@delivery/common/testing';
 import { createApp } from '../src/app.js';
 import { applyInventoryResults } from '../src/orders/apply-inventory-result.js';
-import { ORDER_MIGRATIONS, placeOrder as placeFixtureOrder, inventoryUpdated } from './support.js';
+import { createOrderRuntime, inventoryUpdated, placeOrder as placeFixtureOrder } from './support.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -16,11 +16,7 @@ describe('retention job: outbox and processed_events stay bounded', () => {
   let job: RetentionJob;
 
   before(async () => {
-    rt = await createTestRuntime({
-      name: 'order-service',
-      database: 'orders',
-      migrationsDir: ORDER_MIGRATIONS,
-    });
+    rt = await createOrderRuntime();
     server = await listen(createApp(rt));
     // A batch of 2, so a handful of rows takes several statements.
     job = createRetentionJob(

@@ -16,7 +16,7 @@ import { createApp as createInventoryApp } from '../../inventory-service/src/app
 import { inventoryEventHandlers } from '../../inventory-service/src/reservations/order-events-consumer.js';
 import { createApp as createOrderApp } from '../src/app.js';
 import { orderEventHandlers } from '../src/orders/order-events-consumer.js';
-import { INVENTORY_MIGRATIONS, ORDER_MIGRATIONS, type OrderJson } from './support.js';
+import { createOrderRuntime, INVENTORY_MIGRATIONS, type OrderJson } from './support.js';
 
 type Server = Awaited<ReturnType<typeof listen>>;
 
@@ -30,12 +30,7 @@ describe('the confirmation saga: order-service and inventory-service together', 
   let confirmedTopic: TopicReader;
 
   before(async () => {
-    orders = await createTestRuntime({
-      name: 'order-service',
-      database: 'orders',
-      migrationsDir: ORDER_MIGRATIONS,
-      topicPrefix: prefix,
-    });
+    orders = await createOrderRuntime({ topicPrefix: prefix });
     inventory = await createTestRuntime({
       name: 'inventory-service',
       database: 'inventory',

@@ -3,10 +3,22 @@
  * Envelopes, topic readers, HTTP calls and row counts come from @delivery/common/testing.
  */
 import { fileURLToPath } from 'node:url';
-import { call, envelope } from '@delivery/common/testing';
+import { call, createTestRuntime, envelope, type TestRuntimeOptions } from '@delivery/common/testing';
 import type { Order } from '../src/orders/orders-repository.js';
 
 export const ORDER_MIGRATIONS = fileURLToPath(new URL('../../migrations/order', import.meta.url));
+/** order-service's runtime on its own test database and topic namespace (createTestRuntime). */
+export function createOrderRuntime(
+  options: Omit<TestRuntimeOptions, 'name' | 'database' | 'migrationsDir'> = {},
+) {
+  return createTestRuntime({
+    name: 'order-service',
+    database: 'orders',
+    migrationsDir: ORDER_MIGRATIONS,
+    ...options,
+  });
+}
+
 export const INVENTORY_MIGRATIONS = fileURLToPath(new URL('../../migrations/inventory', import.meta.url));
 
 /** An order as the HTTP API answers it (dates as strings). */
