@@ -139,6 +139,23 @@ function fromUnavailableDependency(err: unknown): AppError | undefined {
   return undefined;
 }
 
+/** MySQL errno of a transaction the server rolled back for meeting another: ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT. */
+const CONFLICT_ERRNOS = new Set([1213, 1205]);
+
+/**
+ * Two requests (or a request and a consumer) that locked the same rows in another order: the server
+ * rolled one back whole, so nothing of it was written and the same request can simply be sent again.
+ */
+function fromTransactionConflict(err: unknown): AppError | undefined {
+  const errno = (err as { errno?: unknown } | null)?.errno;
+  if (typeof errno !== 'number' || !CONFLICT_ERRNOS.has(errno)) return undefined;
+  return new AppError(
+    'transaction_conflict',
+    'The request met a concurrent one and changed nothing; retry it',
+    503,
+  );
+}
+
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof ZodError) return validationError(err);
@@ -146,6 +163,7 @@ export function toAppError(err: unknown): AppError {
     fromBodyParser(err) ??
     fromClientError(err) ??
     fromUnavailableDependency(err) ??
+    fromTransactionConflict(err) ??
     new AppError('internal_error', 'Internal server error', 500)
   );
 }

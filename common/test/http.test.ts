@@ -253,7 +253,21 @@ describe('toAppError: a database that went away is 503, whatever mysql2 calls it
     });
   }
 
+  for (const [what, errno, code] of [
+    ['a deadlock', 1213, 'ER_LOCK_DEADLOCK'],
+    ['a lock wait timeout', 1205, 'ER_LOCK_WAIT_TIMEOUT'],
+  ] as const) {
+    it(`${what} (the transaction rolled back, a retry can succeed): 503 transaction_conflict`, () => {
+      const mapped = toAppError(Object.assign(new Error(what), { errno, code }));
+      assert.equal(mapped.status, 503);
+      assert.equal(mapped.code, 'transaction_conflict');
+    });
+  }
+
   it('any other error stays a 500', () => {
-    assert.equal(toAppError(Object.assign(new Error('Deadlock'), { code: 'ER_LOCK_DEADLOCK' })).status, 500);
+    assert.equal(
+      toAppError(Object.assign(new Error('syntax'), { errno: 1064, code: 'ER_PARSE_ERROR' })).status,
+      500,
+    );
   });
 });
