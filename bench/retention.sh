@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tables stay bounded: ORDERS orders (default 100,000) at full speed through a fresh system whose
 # retention is minutes instead of days, with every table's rows sampled throughout and for a
-# while after. The retention-bounded tables (outbox, processed_events, release_requests) should
+# while after. The retention-bounded tables (outbox, release_requests) should
 # level off at about (rate × their retention); the business tables (orders, reservations,
 # assignments, finished_orders) grow with the orders, as they should.
 #   bash bench/retention.sh [ORDERS]
@@ -13,9 +13,8 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 PATH="$PWD/node_modules/.bin:$PATH"
 
-# Short enough that the job has work in a ten-minute run; DEDUP_RETENTION must still outlast what
-# a topic holds (2 min retention + 2 min segments), or the services refuse to start.
-export OUTBOX_RETENTION=1m DEDUP_RETENTION=5m KAFKA_TOPIC_RETENTION=2m RETENTION_INTERVAL=30s
+# Short enough that the job has work in a ten-minute run.
+export OUTBOX_RETENTION=1m KAFKA_TOPIC_RETENTION=2m RETENTION_INTERVAL=30s
 after_s="${AFTER_S:-180}" # keep sampling after the last order: the job runs every ~30 s, rows go at 1 or 5 min
 
 if bash scripts/services.sh status 2>/dev/null | grep -q 'running'; then
@@ -39,7 +38,7 @@ bash scripts/services.sh start
 node --import tsx bench/table-sizes.ts --every 30 --json "$out.json" >"$out.md" &
 sampler=$!
 npx tsx bench/run.ts --orders "$orders" --no-limits --big-city 0 --no-save \
-  --note "bench/retention.sh: OUTBOX_RETENTION=$OUTBOX_RETENTION DEDUP_RETENTION=$DEDUP_RETENTION KAFKA_TOPIC_RETENTION=$KAFKA_TOPIC_RETENTION RETENTION_INTERVAL=$RETENTION_INTERVAL" \
+  --note "bench/retention.sh: OUTBOX_RETENTION=$OUTBOX_RETENTION KAFKA_TOPIC_RETENTION=$KAFKA_TOPIC_RETENTION RETENTION_INTERVAL=$RETENTION_INTERVAL" \
   | tee "$out.bench.md" | sed -n '/## Pipeline/,/## Where/p'
 echo "[retention] orders done; sampling ${after_s} s more while the job catches up" >&2
 end=$((SECONDS + after_s))

@@ -75,7 +75,7 @@ try {
     const s = await sample();
     samples.push(s);
     const brief = Object.entries(s.tables)
-      .filter(([name]) => /outbox|processed_events|release_requests|\.orders$/.test(name))
+      .filter(([name]) => /outbox|release_requests|\.orders$/.test(name))
       .map(([name, t]) => `${name} ${t.rows}`)
       .join(', ');
     console.error(`[table-sizes] ${s.at}: ${brief}`);

@@ -53,12 +53,6 @@ export const commonEnv = z.object({
   KAFKA_TOPIC_RETENTION: duration.default(7 * UNIT_MS.d),
   /** Published outbox rows are deleted after this long; unpublished ones never. */
   OUTBOX_RETENTION: duration.default(UNIT_MS.d),
-  /**
-   * Consumed event ids (processed_events) are kept this long. It must outlast the topics' messages
-   * (retention.ms + segment.ms): a redelivery after its id is gone would be applied twice, so a
-   * service refuses to start with a shorter one (common/src/topic-retention.ts).
-   */
-  DEDUP_RETENTION: duration.default(14 * UNIT_MS.d),
   /** Mean time between two runs of a worker's retention job (each wait jittered ±20 %). */
   RETENTION_INTERVAL: duration.default(5 * UNIT_MS.m),
   /** How often a worker measures the depth of the DLQs it feeds (metric dlq_messages); default 30 s. */

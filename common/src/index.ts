@@ -19,7 +19,6 @@ export * from './shutdown.js';
 export * from './topic-retention.js';
 export * from './topic-replication.js';
 export * from './service.js';
-export * from './processed-events.js';
 export * from './openapi.js';
 export * from './timeout.js';
 export * from './schemas.js';

@@ -22,8 +22,10 @@ export interface OutboxRelayOptions {
   orphanAfterMs?: number;
   /**
    * Rows sent by the fast path are marked published together, at most this long after the broker
-   * acknowledged them (with the time it did): one UPDATE for many rounds. Must stay well below
-   * orphanAfterMs, or the poll would send them again.
+   * acknowledged them (with the time it did): one UPDATE for many rounds, and at low rates one a
+   * second instead of one per event. A crash loses at most this much marking: those rows are
+   * sent again by the next poll (consumers are idempotent). Every poll marks first, so a row
+   * waiting for its mark is never taken for an orphan.
    */
   markEveryMs?: number;
 }
@@ -51,8 +53,8 @@ export interface OutboxRelay {
  * ever marked published before the broker acknowledged it.
  */
 export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
-  const { db, producer, metrics, topicPrefix, batchSize = 500, pollIntervalMs = 500 } = options;
-  const { orphanAfterMs = 2_000, markEveryMs = 100 } = options;
+  const { db, producer, metrics, topicPrefix, batchSize = 500, pollIntervalMs = 1_000 } = options;
+  const { orphanAfterMs = 2_000, markEveryMs = 1_000 } = options;
   const log = options.logger.child({ module: 'outbox-relay' });
   registerBacklogGauge(db, metrics);
   const send = outboxSender(producer, metrics, topicPrefix);

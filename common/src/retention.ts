@@ -14,14 +14,6 @@ export interface RetentionRule {
   keepMs: number;
 }
 
-/** The rules of a service that publishes through the outbox and dedups consumed events. */
-export function outboxAndDedupRules(config: CommonConfig): RetentionRule[] {
-  return [
-    outboxRule(config),
-    { table: 'processed_events', column: 'processed_at', keepMs: config.DEDUP_RETENTION },
-  ];
-}
-
 /** Published outbox rows, by their publication time (index outbox_pending_idx (published_at, id)). */
 export function outboxRule(config: CommonConfig): RetentionRule {
   return { table: 'outbox', column: 'published_at', keepMs: config.OUTBOX_RETENTION };

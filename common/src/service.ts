@@ -17,7 +17,6 @@ import { replayGroupId } from './dlq-ledger.js';
 import { kafkaSendFixApplied } from './kafkajs-send-fix.js';
 import { createRetentionJob, type RetentionRule } from './retention.js';
 import { onShutdown, type ShutdownStep } from './shutdown.js';
-import { RetentionRefusedError, checkConfiguredRetention, checkTopicRetention } from './topic-retention.js';
 import {
   ReplicationRefusedError,
   checkBrokerCount,
@@ -47,10 +46,11 @@ export interface ServiceRuntime {
 }
 
 export function createRuntime(name: string, config: ServiceConfig, logger?: Logger): ServiceRuntime {
-  checkConfiguredRetention(config);
   checkConfiguredReplication(config);
   if (!kafkaSendFixApplied())
-    throw new Error('kafkajs was loaded before common/src/kafkajs-send-fix.ts: a retried send could lose events');
+    throw new Error(
+      'kafkajs was loaded before common/src/kafkajs-send-fix.ts: a retried send could lose events',
+    );
   const log = logger ?? createLogger({ service: name, level: config.LOG_LEVEL });
   const metrics = createMetrics(name);
   const db = createDb({
@@ -96,7 +96,7 @@ async function untilDone(log: Logger, what: string, fn: () => Promise<void>, isS
       await fn();
       return;
     } catch (err) {
-      if (err instanceof RetentionRefusedError || err instanceof ReplicationRefusedError) throw err;
+      if (err instanceof ReplicationRefusedError) throw err;
       if (attempt === 1 || attempt % 10 === 0) log.warn({ err, attempt }, `${what} failed; retrying`);
       await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * attempt)));
     }
@@ -146,7 +146,7 @@ export function startWorker(
   rt.relay.start();
   for (const w of [...workers, pruner]) w.start();
   const consumed = [...new Set(handlers.map((h) => topicName(config.KAFKA_TOPIC_PREFIX, h.type)))];
-  const ready = untilDone(logger, 'kafka start-up', () => connectKafka(rt, consumed), isStopping).then(() =>
+  const ready = untilDone(logger, 'kafka start-up', () => connectKafka(rt), isStopping).then(() =>
     consumer ? untilDone(logger, 'consumer start', () => consumer.start(), isStopping) : undefined,
   );
   const dlqDepth = dlqDepthGauge({
@@ -176,9 +176,9 @@ export function startWorker(
 
 /**
  * Enough brokers for the replication factor, topics ensured, those that exist with fewer replicas
- * reported, then the retention of those it consumes checked against DEDUP_RETENTION.
+ * reported.
  */
-async function connectKafka(rt: ServiceRuntime, consumed: string[]): Promise<void> {
+async function connectKafka(rt: ServiceRuntime): Promise<void> {
   const { config } = rt;
   const replication = replicationOf(config);
   const topics = allTopics(config.KAFKA_TOPIC_PREFIX);
@@ -187,7 +187,6 @@ async function connectKafka(rt: ServiceRuntime, consumed: string[]): Promise<voi
   await ensureTopics(rt.admin, topics, config.KAFKA_PARTITIONS, config.KAFKA_TOPIC_RETENTION, replication);
   const under = await reportUnderReplicated(rt.admin, topics, replication.factor, rt.logger);
   if (under) rt.readinessDetails.set('kafka', under);
-  await checkTopicRetention(rt.admin, consumed, config.DEDUP_RETENTION);
   await rt.producer.connect();
 }
 

@@ -156,7 +156,6 @@ export async function createTestRuntime(options: TestRuntimeOptions): Promise<Te
     ROLE: 'all',
     KAFKA_TOPIC_RETENTION: 7 * 86_400_000,
     OUTBOX_RETENTION: 86_400_000,
-    DEDUP_RETENTION: 14 * 86_400_000,
     RETENTION_INTERVAL: 5 * 60_000,
     PORT: 0,
     MYSQL_DATABASE: database,

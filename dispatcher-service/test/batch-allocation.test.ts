@@ -184,6 +184,81 @@ describe('order.confirmed a batch at a time', () => {
     assert.equal(await env.d.redis.get(lockKey(env.redisPrefix, v1)), String(carried.data.orderId));
   });
 
+  it('when an older order waits and a new one arrives with one vehicle free, the older gets it and the new one waits behind it', async () => {
+    const city = newCity();
+    const older = buildConfirmed({ city });
+    await handleBatch([older]);
+    const vehicle = vehicleNo();
+    await addVehicleSilently(vehicle, city);
+    const arrival = buildConfirmed({ city });
+
+    await handleBatch([arrival]);
+
+    const rows = (await assignments(env.d.rt)).filter((x) => x.city_key === cityKey(city));
+    assert.deepEqual(
+      rows.map((x) => [x.order_id, x.vehicle_number]),
+      [[older.data.orderId, vehicle]],
+    );
+    assert.deepEqual(await waitingOrderIds(env.d.rt, cityKey(city)), [arrival.data.orderId]);
+    assert.equal(
+      linesWith(env.d.rt, 'All vehicles occupied').filter((l) => l.orderNumber === arrival.data.orderNumber)
+        .length,
+      1,
+    );
+  });
+
+  it('when an order allocated on arrival (never queued) is confirmed again, nothing changes', async () => {
+    const city = newCity();
+    const [v1, v2] = [vehicleNo(), vehicleNo()];
+    for (const v of [v1, v2]) await registerVehicle(env.d.url, v, city);
+    const order = buildConfirmed({ city });
+    await handleBatch([order]);
+    const before = await assignments(env.d.rt);
+
+    await handleBatch([order]);
+    await handleBatch([order, buildConfirmed({ city, orderId: order.data.orderId })]);
+
+    assert.deepEqual(await assignments(env.d.rt), before);
+    assert.deepEqual(
+      before.filter((x) => x.order_id === order.data.orderId).map((x) => x.vehicle_number),
+      [v1],
+    );
+    assert.deepEqual(await waitingOrderIds(env.d.rt, cityKey(city)), []);
+    assert.equal((await dispatchedEvents([order.data.orderId])).length, 1);
+    assert.equal(linesWith(env.d.rt, `Vehicle allocated for order ${order.data.orderNumber}`).length, 1);
+    assert.equal(await env.d.redis.get(lockKey(env.redisPrefix, v2)), null, 'v2 was never locked');
+  });
+
+  it('when refused locks take the walk past its first page, the arrivals still go in event order and exactly the rest wait', async () => {
+    const city = newCity();
+    // 14 vehicles, the first 11 of the walk held by locks the database does not know of: the
+    // first round reads 12 (4 arrivals + 8 spare) and serves one order, the second reads the
+    // last two.
+    const fleet = Array.from({ length: 14 }, () => vehicleNo());
+    for (const v of fleet) await addVehicleSilently(v, city);
+    for (const v of fleet.slice(0, 11))
+      await env.d.redis.set(lockKey(env.redisPrefix, v), 'someone-else', {
+        expiration: { type: 'PX', value: 60_000 },
+      });
+    const orders = [1, 2, 3, 4].map(() => buildConfirmed({ city }));
+
+    await handleBatch(orders);
+
+    const rows = (await assignments(env.d.rt)).filter((x) => x.city_key === cityKey(city));
+    assert.deepEqual(
+      rows.map((x) => [x.order_id, x.vehicle_number]),
+      orders.slice(0, 3).map((o, i) => [o.data.orderId, fleet[11 + i]]),
+    );
+    assert.deepEqual(await waitingOrderIds(env.d.rt, cityKey(city)), [orders[3]!.data.orderId]);
+    for (const v of fleet.slice(0, 11))
+      assert.equal(await env.d.redis.get(lockKey(env.redisPrefix, v)), 'someone-else');
+
+    // Again: nothing changes.
+    await handleBatch(orders);
+    assert.equal((await assignments(env.d.rt)).filter((x) => x.city_key === cityKey(city)).length, 3);
+    assert.deepEqual(await waitingOrderIds(env.d.rt, cityKey(city)), [orders[3]!.data.orderId]);
+  });
+
   it('in a city of 1,000 vehicles with 999 busy, an allocation costs one Redis command and a full city none', async () => {
     const city = `Crowded ${uniqueId()}`;
     const tag = `C${uniqueId().toUpperCase()}`;

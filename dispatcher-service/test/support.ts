@@ -12,6 +12,7 @@ import {
   envelopeSchema,
   startWorker,
   topicName,
+  type Db,
   type Envelope,
   type EventHandler,
   type Worker,
@@ -342,4 +343,26 @@ export function dispatcherWithStub(
     await env.stub?.stop();
   });
   return env;
+}
+
+/**
+ * The SQL statements `work` sends (whitespace collapsed), in order, without the outbox relay's:
+ * it publishes and marks what the dispatcher wrote whatever the dispatcher does, so a statement
+ * naming the outbox other than its INSERT counts as the relay's, and so does every statement of
+ * a transaction holding one.
+ */
+export async function statementsOf(db: Db, work: () => Promise<unknown>): Promise<string[]> {
+  const seen: { sql: string; txId?: string }[] = [];
+  const listener = (q: { sql: string; __knexTxId?: string }) => seen.push({ sql: q.sql, txId: q.__knexTxId });
+  db.on('query', listener);
+  try {
+    await work();
+  } finally {
+    db.removeListener('query', listener);
+  }
+  const relay = (sql: string) => /\boutbox\b/i.test(sql) && !/^\s*insert into outbox/i.test(sql);
+  const relayTx = new Set(seen.filter((s) => s.txId !== undefined && relay(s.sql)).map((s) => s.txId));
+  return seen
+    .filter((s) => !relay(s.sql) && !(s.txId !== undefined && relayTx.has(s.txId)))
+    .map((s) => s.sql.replace(/\s+/g, ' ').trim());
 }

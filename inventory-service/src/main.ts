@@ -1,4 +1,4 @@
-import { createRuntime, outboxAndDedupRules, runService } from '@delivery/common';
+import { createRuntime, outboxRule, runService } from '@delivery/common';
 import { createApp } from './app.js';
 import { loadConfig } from './config.js';
 import { inventoryEventHandlers } from './reservations/order-events-consumer.js';
@@ -9,7 +9,7 @@ async function main(): Promise<void> {
   await runService(rt, {
     app: createApp(rt),
     handlers: inventoryEventHandlers(rt),
-    retention: outboxAndDedupRules(config),
+    retention: [outboxRule(config)],
   });
 }
 

@@ -5,7 +5,6 @@ import { startWorker, type Envelope, type EventHandler, type EventType, type Wor
 import {
   createTestDatabase,
   createTestRuntime,
-  envelope,
   publish,
   waitFor,
   type TestRuntime,
@@ -13,7 +12,7 @@ import {
 import { inventoryEventHandlers } from '../src/reservations/order-events-consumer.js';
 import { findReservationByOrderId } from '../src/reservations/reservations-repository.js';
 import * as cancellationsMigration from '../../migrations/inventory/20261126000001_reservation_cancellations.js';
-import { INVENTORY_MIGRATIONS, orderCreatedBuilder, productsIn } from './support.js';
+import { INVENTORY_MIGRATIONS, orderCancelledOf, orderCreatedBuilder, productsIn } from './support.js';
 
 type OrderCreated = Envelope<'order.created'>;
 type OrderCancelled = Envelope<'order.cancelled'>;
@@ -43,13 +42,6 @@ describe('inventory-service consumer: order.cancelled gives back what the order 
   const { product, stockOf } = productsIn(() => rt.db);
   const stocksOf = async (ids: number[]) => Promise.all(ids.map(stockOf));
   const orderCreated = orderCreatedBuilder();
-  /** order-service's cancel of the order `created` placed, in the same flow (correlation id). */
-  const orderCancelled = ({ data, correlationId }: OrderCreated): OrderCancelled =>
-    envelope(
-      'order.cancelled',
-      { orderId: data.orderId, orderNumber: data.orderNumber, city: data.city, reason: 'customer asked' },
-      { correlationId },
-    );
   /** The handler the worker runs, called directly with one batch. */
   const handle = async <T extends EventType>(type: T, events: Envelope<T>[]) => {
     const handler = handlers.find((h) => h.type === type) as EventHandler<T> | undefined;
@@ -90,7 +82,7 @@ describe('inventory-service consumer: order.cancelled gives back what the order 
       await counted('inventory_stock_returned_units_total'),
     ];
 
-    const cancel = orderCancelled(created);
+    const cancel = orderCancelledOf(created);
     await send('order.cancelled', [cancel]);
     const line = await logged(cancel.eventId, 'returned');
 
@@ -114,9 +106,9 @@ describe('inventory-service consumer: order.cancelled gives back what the order 
     const id = await product(10);
     const created = orderCreated([[id, 4]]);
     await handle('order.created', [created]);
-    const cancel = orderCancelled(created);
+    const cancel = orderCancelledOf(created);
     await send('order.cancelled', [cancel, cancel]);
-    await logged(cancel.eventId, 'duplicate');
+    await logged(cancel.eventId, 'already_cancelled');
     assert.equal(await stockOf(id), 10);
   });
 
@@ -136,7 +128,7 @@ describe('inventory-service consumer: order.cancelled gives back what the order 
         [b, 2],
       ]);
       await handle('order.created', [created]);
-      for (const batch of batches(orderCancelled(created))) await handle('order.cancelled', batch);
+      for (const batch of batches(orderCancelledOf(created))) await handle('order.cancelled', batch);
       assert.deepEqual(await stocksOf([a, b]), [10, 10]);
       assert.equal((await findReservationByOrderId(rt.db, created.data.orderId))?.status, 'CANCELLED');
     });
@@ -149,7 +141,7 @@ describe('inventory-service consumer: order.cancelled gives back what the order 
       [scarce, 5],
     ]);
     await handle('order.created', [created]);
-    const cancel = orderCancelled(created);
+    const cancel = orderCancelledOf(created);
     await handle('order.cancelled', [cancel]);
     assert.deepEqual(await stocksOf([plenty, scarce]), [10, 2]);
     const reservation = await findReservationByOrderId(rt.db, created.data.orderId);
@@ -160,7 +152,7 @@ describe('inventory-service consumer: order.cancelled gives back what the order 
   it('a cancel that overtakes order.created: the later order.created reserves nothing and answers nothing', async () => {
     const id = await product(10);
     const created = orderCreated([[id, 4]]);
-    const cancel = orderCancelled(created);
+    const cancel = orderCancelledOf(created);
     await handle('order.cancelled', [cancel]);
     await handle('order.created', [created]);
 
@@ -184,7 +176,7 @@ describe('inventory-service consumer: order.cancelled gives back what the order 
   it('over Kafka: an order.created that arrives after its cancel reserves nothing', async () => {
     const id = await product(10);
     const created = orderCreated([[id, 4]]);
-    await handle('order.cancelled', [orderCancelled(created)]);
+    await handle('order.cancelled', [orderCancelledOf(created)]);
     await send('order.created', [created]);
     await logged(created.eventId, 'cancelled');
     assert.equal(await stockOf(id), 10);
@@ -207,7 +199,7 @@ describe('inventory-service consumer: order.cancelled gives back what the order 
       const cancelled = new Set(shuffle(orders).slice(0, 25));
       const [early, late] = [[...cancelled].slice(0, 5), [...cancelled].slice(5)];
       // Cancels that arrive before their order.created is handled.
-      await handle('order.cancelled', early.map(orderCancelled));
+      await handle('order.cancelled', early.map(orderCancelledOf));
       // Every order.created and every other cancel, in random batches started at random moments,
       // all side by side: a cancel races the reservation of its order and of the orders that share
       // its products.
@@ -218,7 +210,7 @@ describe('inventory-service consumer: order.cancelled gives back what the order 
         }),
         ...chunks(shuffle(late), 4).map(async (batch) => {
           await sleep(20 + random(80));
-          await handle('order.cancelled', batch.map(orderCancelled));
+          await handle('order.cancelled', batch.map(orderCancelledOf));
         }),
       ]);
 

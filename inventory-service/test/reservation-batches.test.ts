@@ -113,10 +113,10 @@ describe('inventory-service consumer: a fetched batch of order.created is decide
     assert.equal(times.length, 1, 'all reservations were inserted by one statement');
   });
 
-  it('an event id twice in the batch reserves once, answers once and logs the repeat as a duplicate', async () => {
+  it('an event id twice in the batch reserves once, answers once and logs the repeat as already decided', async () => {
     assert.equal((await decided(duplicated.data.orderId)).status, 'RESERVED');
     assert.equal((await answersTo(duplicated.data.orderId)).length, 1);
-    assert.ok(skipped(duplicated.eventId, 'duplicate'));
+    assert.ok(skipped(duplicated.eventId, 'already_decided'));
   });
 
   it('two order.created of one order in the batch (new event id): the first decides, the second takes nothing', async () => {

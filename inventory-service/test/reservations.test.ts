@@ -143,9 +143,12 @@ describe('inventory-service consumer: order.created reserves all items or none',
     const id = await product(10);
     const event = orderCreated([{ productId: id, quantity: 4 }]);
     await send(event, event);
-    await waitFor(() => rt.lines.some((l) => l.eventId === event.eventId && l.outcome === 'duplicate'), {
-      what: 'the duplicate skipped',
-    });
+    await waitFor(
+      () => rt.lines.some((l) => l.eventId === event.eventId && l.outcome === 'already_decided'),
+      {
+        what: 'the repeat skipped',
+      },
+    );
     assert.equal(await stockOf(id), 6);
     assert.equal((await rt.db('reservations').where({ order_id: event.data.orderId })).length, 1);
     assert.equal((await outboxOf(event.data.orderId)).length, 1);

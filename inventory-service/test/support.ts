@@ -33,3 +33,15 @@ export function orderCreatedBuilder() {
     });
   };
 }
+
+/** order-service's cancel of the order `created` placed, in the same flow (correlation id). */
+export function orderCancelledOf({
+  data,
+  correlationId,
+}: Envelope<'order.created'>): Envelope<'order.cancelled'> {
+  return envelope(
+    'order.cancelled',
+    { orderId: data.orderId, orderNumber: data.orderNumber, city: data.city, reason: 'customer asked' },
+    { correlationId },
+  );
+}

@@ -303,8 +303,8 @@ const CASES: Case[] = [
 ];
 
 const TABLES: Record<ServiceName, string[]> = {
-  'order-service': ['orders', 'order_items', 'outbox', 'processed_events'],
-  'inventory-service': ['products', 'reservations', 'reservation_items', 'outbox', 'processed_events'],
+  'order-service': ['orders', 'order_items', 'outbox'],
+  'inventory-service': ['products', 'reservations', 'reservation_items', 'outbox'],
   'dispatcher-service': ['vehicles', 'assignments', 'waiting_orders', 'city_locks', 'outbox'],
 };
 

@@ -27,7 +27,7 @@ export async function allocateWaitingOrders(
     await allocateVehicles(
       deps,
       tx,
-      waiting.map((key) => ({ key, arrivals: 0 })),
+      waiting.map((key) => ({ key, arrivals: [] })),
     );
     return tx.allocated;
   });

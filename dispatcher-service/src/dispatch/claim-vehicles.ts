@@ -2,14 +2,14 @@ import { findFreeVehicles, type Vehicle } from '../vehicles/vehicles-repository.
 import { insertAssignments } from './assignments-repository.js';
 import type { CityTransaction } from './city-transaction.js';
 import type { AllocationDeps } from './dispatch-deps.js';
-import type { WaitingOrder } from './waiting-orders-repository.js';
+import type { QueuedOrder } from './waiting-orders-repository.js';
 
 /** Free vehicles read per query by the one-at-a-time walk. */
 const WALK_PAGE = 20;
 
-/** A waiting order and the vehicle locked for it; none when it turned out to have one already. */
+/** A queued order and the vehicle locked for it; none when it turned out to have one already. */
 export interface Claim {
-  order: WaitingOrder;
+  order: QueuedOrder;
   vehicle?: Vehicle;
 }
 
@@ -23,7 +23,7 @@ export interface Claim {
 export async function lockVehicles(
   deps: AllocationDeps,
   tx: CityTransaction,
-  orders: readonly WaitingOrder[],
+  orders: readonly QueuedOrder[],
   vehicles: readonly Vehicle[],
 ): Promise<{ claims: Claim[]; refused: number[] }> {
   const first = orders.slice(0, vehicles.length).map((order, i) => ({ order, vehicle: vehicles[i]! }));
@@ -62,7 +62,7 @@ export async function lockVehicles(
 export async function walkOneByOne(
   deps: AllocationDeps,
   tx: CityTransaction,
-  orders: readonly WaitingOrder[],
+  orders: readonly QueuedOrder[],
   skip: number[],
 ): Promise<Claim[]> {
   const claims: Claim[] = [];
@@ -77,7 +77,7 @@ export async function walkOneByOne(
 async function claimFreeVehicle(
   deps: AllocationDeps,
   tx: CityTransaction,
-  order: WaitingOrder,
+  order: QueuedOrder,
   skip: number[],
 ): Promise<Claim | undefined> {
   for (;;) {
@@ -114,7 +114,7 @@ async function takeLock(
   deps: AllocationDeps,
   tx: CityTransaction,
   vehicle: Vehicle,
-  order: WaitingOrder,
+  order: QueuedOrder,
 ): Promise<boolean> {
   if (!(await deps.locks.acquire(vehicle.vehicle_key, Number(order.order_id)))) return false;
   tx.held.set(vehicle.vehicle_key, Number(order.order_id));
@@ -129,7 +129,7 @@ export async function dropLock(
   deps: AllocationDeps,
   tx: CityTransaction,
   vehicle: Vehicle,
-  order: WaitingOrder,
+  order: QueuedOrder,
 ): Promise<void> {
   await deps.locks.release(vehicle.vehicle_key, Number(order.order_id));
   tx.held.delete(vehicle.vehicle_key);

@@ -1,7 +1,8 @@
 /**
  * DESIGN.md §6, step → function. order.confirmed → orderConfirmedHandler → dispatchOrders (here):
- * skips the orders it knows (findKnownOrders), queues the others, and allocates under the cities'
- * row locks in inCityTransaction (city-transaction.ts), which writes order.dispatched to the outbox.
+ * skips the orders it knows (findKnownOrders) and allocates the others behind their cities' waiting
+ * orders, under the cities' row locks in inCityTransaction (city-transaction.ts), which writes
+ * order.dispatched to the outbox; those left without a vehicle are stored as waiting.
  * 1. No vehicle in the city → `Cannot find vehicle for order …`, it waits: whyWaiting, logWaiting.
  * 2. Walk the free vehicles, least recently released first, SET NX each: allocateVehicles
  *    (allocate-vehicles.ts) → findFreeVehicles, then lockVehicles (claim-vehicles.ts).
@@ -16,7 +17,7 @@ import { allocateVehicles } from './allocate-vehicles.js';
 import { ensureCityLock } from './city-locks-repository.js';
 import { inCityTransaction, type CityTransaction } from './city-transaction.js';
 import type { DispatchDeps } from './dispatch-deps.js';
-import { findKnownOrders, insertWaitingOrders } from './waiting-orders-repository.js';
+import { findKnownOrders, type NewWaitingOrder } from './waiting-orders-repository.js';
 
 /** An order.confirmed: the order, and the flow it belongs to. */
 export interface ConfirmedOrder {
@@ -34,10 +35,11 @@ interface Arrival extends ConfirmedOrder {
  * order.confirmed, a batch at a time. In one transaction holding the locks of the batch's cities:
  * orders that have an assignment or wait already are left alone (a redelivery), and so are orders
  * delivered or cancelled before this event came (see finishOrders); the others join the end of
- * their city's queue, in event order; then every city's queue is served oldest first. A new order
- * never overtakes one that has waited longer, and the allocation itself is the same code a release
- * or a registration runs. Handling a batch again is a no-op for every order it already allocated or
- * queued.
+ * their city's queue, in event order, and every city's queue is served oldest first. They join it
+ * in memory: allocateVehicles serves the stored queue first, then them, and stores only those it
+ * leaves without a vehicle. A new order never overtakes one that has waited longer, and the
+ * allocation itself is the same code a release or a registration runs. Handling a batch again is a
+ * no-op for every order it already allocated or queued.
  */
 export async function dispatchOrders(
   deps: DispatchDeps,
@@ -71,25 +73,26 @@ async function arrive(deps: DispatchDeps, tx: CityTransaction, arrivals: Arrival
     arrivals.map((a) => a.order.orderId),
   );
   const fresh = arrivals.filter((a) => !known.has(a.order.orderId));
-  await insertWaitingOrders(
-    tx.trx,
-    fresh.map(({ order, key, correlationId }) => ({
-      order_id: order.orderId,
-      order_number: order.orderNumber,
-      city: order.city.trim(),
-      city_key: key,
-      correlation_id: correlationId,
-    })),
-  );
-  const arriving = (key: string) => fresh.filter((a) => a.key === key).length;
-  await allocateVehicles(
+  const queued = (key: string) => fresh.filter((a) => a.key === key).map(queueEntry);
+  const left = await allocateVehicles(
     deps,
     tx,
-    keys.map((key) => ({ key, arrivals: arriving(key) })),
+    keys.map((key) => ({ key, arrivals: queued(key) })),
   );
   const allocated = new Set(tx.allocated.map((a) => a.orderId));
-  const waiting = fresh.filter((a) => !allocated.has(a.order.orderId));
+  const stored = new Set(left.map((o) => o.order_id));
+  const waiting = fresh.filter((a) => stored.has(a.order.orderId));
   return { known, allocated, waiting, reasons: await whyWaiting(tx, waiting) };
+}
+
+function queueEntry({ order, key, correlationId }: Arrival): NewWaitingOrder {
+  return {
+    order_id: order.orderId,
+    order_number: order.orderNumber,
+    city: order.city.trim(),
+    city_key: key,
+    correlation_id: correlationId,
+  };
 }
 
 /**

@@ -64,7 +64,7 @@ export async function finishOrders(deps: DispatchDeps, finished: readonly Finish
       await allocateVehicles(
         deps,
         tx,
-        cities.map((key) => ({ key, arrivals: 0 })),
+        cities.map((key) => ({ key, arrivals: [] })),
       );
       return { dropped, freed };
     },

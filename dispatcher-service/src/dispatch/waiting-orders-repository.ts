@@ -12,6 +12,12 @@ export interface WaitingOrder {
 export type NewWaitingOrder = Omit<WaitingOrder, 'id'>;
 
 /**
+ * An order in its city's queue: a waiting_orders row, or an order that arrived in the open
+ * transaction and has no row (no id), see allocateVehicles.
+ */
+export type QueuedOrder = NewWaitingOrder & { id?: number };
+
+/**
  * What the dispatcher already knows of an order: it has a vehicle, it waits for one, or it was
  * delivered or cancelled (it must never queue or take a vehicle again).
  */

@@ -1,8 +1,7 @@
 import { serviceCounter, type Metrics } from '@delivery/common';
 
 /** What an order.cancelled event did: see returnStock. */
-export type CancellationOutcome =
-  'returned' | 'rejected' | 'before_reservation' | 'already_cancelled' | 'duplicate';
+export type CancellationOutcome = 'returned' | 'rejected' | 'before_reservation' | 'already_cancelled';
 
 export type CancellationMetrics = ReturnType<typeof createCancellationMetrics>;
 
@@ -12,7 +11,7 @@ export function createCancellationMetrics(registry: Metrics['registry']) {
     cancellations: serviceCounter(
       registry,
       'inventory_cancellations_total',
-      'order.cancelled events handled, by outcome (returned, rejected, before_reservation, already_cancelled, duplicate)',
+      'order.cancelled events handled, by outcome (returned, rejected, before_reservation, already_cancelled)',
       ['outcome'] as const,
     ),
     unitsReturned: serviceCounter(

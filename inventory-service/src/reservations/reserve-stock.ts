@@ -1,6 +1,5 @@
 import {
   enqueueEvents,
-  keepFreshEvents,
   runWithCorrelationId,
   type Enqueued,
   type Envelope,
@@ -23,17 +22,22 @@ type Decision =
   | { status: 'RESERVED'; items: ReservationLine[] }
   | { status: 'REJECTED'; reason: string }
   | { status: Skipped };
-/** Why an event takes nothing: seen before, its order decided before, or its order cancelled first. */
-type Skipped = 'duplicate' | 'already_decided' | 'cancelled';
+/** Why an event takes nothing: its order decided before (this event delivered again, or another), or cancelled first. */
+type Skipped = 'already_decided' | 'cancelled';
 
 /**
  * order.created, a batch at a time: for each order take the stock of every item or of none,
  * record the one decision per order and emit order.inventory.updated, the whole batch in one
- * transaction of at most 9 statements however many orders it holds (7 when none is reserved;
- * up to 2 more when it repeats events applied before). Orders are decided in event order, so a
- * later one sees the stock an earlier one left. Out of stock is an answer, not an error; any
- * error rolls the whole batch back, and the consumer loop then hands its events over one at a time
- * (but a race lost on an order's one reservation runs the batch again: retryLostRace).
+ * transaction of at most 8 statements however many orders it holds (6 when none is reserved, 3
+ * when every order was decided before). Orders are decided in event order, so a later one sees the
+ * stock an earlier one left. Out of stock is an answer, not an error; any error rolls the whole
+ * batch back, and the consumer loop then hands its events over one at a time (but a race lost on
+ * an order's one reservation runs the batch again: retryLostRace).
+ * The reservation, one per order, is what makes a redelivered event take nothing (no
+ * processed-event row): it finds its order decided. Two deliveries at once both find it undecided;
+ * the second waits on what the first locked or inserted (the product rows, the order's
+ * reservation), then the unique order_id refuses its reservation: its batch runs again and finds
+ * the order decided.
  * An order cancelled before its order.created (see returnStock) is not reserved and not answered:
  * order-service ignores answers for a CANCELLED order, and a RESERVED would only mislead.
  */
@@ -52,34 +56,24 @@ export async function reserveStock(deps: ReservationDeps, events: OrderCreated[]
 }
 
 /**
- * One decision per event, in event order: an event id seen before (or earlier in the batch) is a
- * duplicate; a new event of an order decided before (or earlier in the batch) is already decided,
- * or cancelled when its cancel came first; every other order takes all its lines from the locked
- * stock or none of them.
+ * One decision per event, in event order: an order decided before (or earlier in the batch) takes
+ * nothing, cancelled when its cancel came first; every other order takes all its lines from the
+ * locked stock or none of them.
  */
 async function decide(trx: Trx, events: OrderCreated[]): Promise<Decision[]> {
-  const fresh = new Set((await keepFreshEvents(trx, events)).fresh);
-  // Another order.created for the same order (a new event id), or a cancel recorded since: the
-  // unique order_id is the final guard.
-  const earlier = await findDecisions(trx, [...new Set([...fresh].map((e) => e.data.orderId))]);
+  const earlier = await findDecisions(trx, [...new Set(events.map((e) => e.data.orderId))]);
   const decidedNow = new Set<number>();
-  const skipped = new Map<OrderCreated, Skipped>();
-  const toDecide = new Map<OrderCreated, ReservationLine[]>();
-  for (const event of fresh) {
+  const lines = events.map((event) => {
     const { orderId } = event.data;
-    const status = earlier.get(orderId);
-    if (status === 'CANCELLED') skipped.set(event, 'cancelled');
-    else if (status || decidedNow.has(orderId)) skipped.set(event, 'already_decided');
-    else {
-      decidedNow.add(orderId);
-      toDecide.set(event, orderLines(event.data.items));
-    }
-  }
-  const productIds = new Set([...toDecide.values()].flat().map((l) => l.productId));
-  const stock = await lockStocks(trx, [...productIds]);
-  return events.map((event): Decision => {
-    const items = toDecide.get(event);
-    if (!items) return { status: skipped.get(event) ?? 'duplicate' };
+    if (earlier.has(orderId) || decidedNow.has(orderId)) return undefined;
+    decidedNow.add(orderId);
+    return orderLines(event.data.items);
+  });
+  const stock = await lockStocks(trx, [...new Set(lines.flatMap((l) => l ?? []).map((l) => l.productId))]);
+  return events.map((event, i): Decision => {
+    const items = lines[i];
+    if (!items)
+      return { status: earlier.get(event.data.orderId) === 'CANCELLED' ? 'cancelled' : 'already_decided' };
     const reason = takeAllOrNothing(stock, items);
     return reason ? { status: 'REJECTED', reason } : { status: 'RESERVED', items };
   });

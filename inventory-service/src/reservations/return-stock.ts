@@ -1,10 +1,4 @@
-import {
-  keepFreshEvents,
-  runWithCorrelationId,
-  type Envelope,
-  type Trx,
-  type ServiceRuntime,
-} from '@delivery/common';
+import { runWithCorrelationId, type Envelope, type Trx, type ServiceRuntime } from '@delivery/common';
 import { giveBackStocks, lockStocks } from '../products/products-repository.js';
 import type { CancellationMetrics, CancellationOutcome } from './cancellation-metrics.js';
 import { retryLostRace } from './lost-race-retry.js';
@@ -29,6 +23,8 @@ type Outcome =
  * yet (the cancel overtook order.created, another topic) gets a CANCELLED reservation without
  * items, so its order.created reserves nothing. The stock comes back in the transaction that
  * marks the reservation CANCELLED. Nothing is published: order-service already knows.
+ * The reservation's cancelled_at is what makes a cancel delivered again give nothing back (no
+ * processed-event row); see decide for two deliveries at once.
  */
 export async function returnStock(deps: ReturnStockDeps, events: OrderCancelled[]): Promise<void> {
   const outcomes = await retryLostRace(deps.logger, events, () =>
@@ -47,16 +43,17 @@ async function cancelReservations(trx: Trx, events: OrderCancelled[]): Promise<O
 }
 
 /**
- * An event id seen before (or earlier in the batch) is a duplicate; a second cancel of an order
- * is already cancelled; otherwise the order's reservation decides. Locks as a reservation batch
- * does, products first (in id order) and the reservations after, so the two never wait on each
- * other crosswise. The products to lock come from a plain read of the reservations: their items
- * never change, and a reservation that appears after that read makes the cancel's own row a
- * duplicate key, and the batch runs again (retryLostRace).
+ * A cancel of an order whose cancel was applied (cancelled_at, read under the reservation's row
+ * lock), or earlier in the batch, is already cancelled: this event delivered again, or another.
+ * Otherwise the order's reservation decides. Locks as a reservation batch does, products first (in
+ * id order) and the reservations after, so the two never wait on each other crosswise. The
+ * products to lock come from a plain read of the reservations: their items never change, and a
+ * reservation that appears after that read makes the cancel's own row a duplicate key, and the
+ * batch runs again (retryLostRace). So of two deliveries at once, the second waits on those locks
+ * and then reads the cancel applied, or, the order having no reservation, its row is refused.
  */
 async function decide(trx: Trx, events: OrderCancelled[]): Promise<Outcome[]> {
-  const fresh = new Set((await keepFreshEvents(trx, events)).fresh);
-  const found = await findReservations(trx, [...new Set([...fresh].map((e) => e.data.orderId))]);
+  const found = await findReservations(trx, [...new Set(events.map((e) => e.data.orderId))]);
   const held = [...found.values()].filter((r) => r.status === 'RESERVED');
   await lockStocks(trx, [...new Set(held.flatMap((r) => r.items.map((i) => i.productId)))]);
   // The latest status under the row lock: another cancel may have been applied since the read.
@@ -64,7 +61,6 @@ async function decide(trx: Trx, events: OrderCancelled[]): Promise<Outcome[]> {
   const seen = new Set<number>();
   return events.map((event): Outcome => {
     const { orderId } = event.data;
-    if (!fresh.has(event)) return { outcome: 'duplicate' };
     if (seen.has(orderId)) return { outcome: 'already_cancelled' };
     seen.add(orderId);
     const reservation = current.get(orderId);

@@ -1,17 +1,11 @@
-import {
-  enqueueEvents,
-  keepFreshEvents,
-  runWithCorrelationId,
-  type Envelope,
-  type NewEvent,
-} from '@delivery/common';
+import { enqueueEvents, runWithCorrelationId, type Envelope, type NewEvent } from '@delivery/common';
 import { lockOrdersOfEvents, moveLocked, orderEventData } from './order-events.js';
 import { canMove, type OrderStatus } from './order-status.js';
 import type { OrdersDeps } from './orders-deps.js';
 import type { Order } from './orders-repository.js';
 
 type InventoryUpdated = Envelope<'order.inventory.updated'>;
-type Outcome = 'confirmed' | 'rejected' | 'duplicate' | 'ignored';
+type Outcome = 'confirmed' | 'rejected' | 'ignored';
 
 /** What became of one event; `orderStatus` is the status it found (the log says why it was ignored). */
 interface Decision {
@@ -24,7 +18,8 @@ interface Decision {
 /**
  * order.inventory.updated, a batch in one transaction: RESERVED confirms a PENDING order and
  * emits order.confirmed in the same transaction; REJECTED rejects it. A repeated or late event
- * changes nothing. The batch's orders are locked at once and the events decided in order against
+ * changes nothing: only a PENDING order moves, so the status is the dedup and no processed-event
+ * row is written. The batch's orders are locked at once and the events decided in order against
  * them, so two events of one order see each other; then one UPDATE per outcome and one outbox
  * INSERT, whatever the batch size.
  */
@@ -33,12 +28,9 @@ export async function applyInventoryResults(
   events: readonly InventoryUpdated[],
 ): Promise<void> {
   const { decisions, enqueued } = await deps.db.transaction(async (trx) => {
-    const { fresh, isFresh } = await keepFreshEvents(trx, events);
-    const reserved = fresh.filter((e) => e.data.status === 'RESERVED').map((e) => e.data.orderId);
-    const orders = await lockOrdersOfEvents(trx, fresh, reserved);
-    const decisions = events.map((event, i): Decision =>
-      isFresh[i] ? decide(orders.get(event.data.orderId)!, event) : { event, outcome: 'duplicate' },
-    );
+    const reserved = events.filter((e) => e.data.status === 'RESERVED').map((e) => e.data.orderId);
+    const orders = await lockOrdersOfEvents(trx, events, reserved);
+    const decisions = events.map((event) => decide(orders.get(event.data.orderId)!, event));
     const confirmed = decisions.filter((d) => d.outcome === 'confirmed');
     await moveLocked(
       trx,
@@ -82,7 +74,6 @@ function report({ logger }: OrdersDeps, { event, outcome, order, orderStatus }: 
   const fields = { orderId, orderNumber: order?.orderNumber ?? orderNumber, eventId: event.eventId };
   if (outcome === 'confirmed') logger.info(fields, `Order confirmed ${fields.orderNumber}`);
   else if (outcome === 'rejected') logger.info({ ...fields, reason }, `Order rejected ${fields.orderNumber}`);
-  else if (outcome === 'duplicate') logger.debug(fields, 'order.inventory.updated already applied; skipped');
   else
     logger.debug(
       { ...fields, status, orderStatus },

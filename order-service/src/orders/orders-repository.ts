@@ -29,7 +29,6 @@ export interface Order {
 
 interface OrderRow {
   id: number;
-  order_number: string;
   customer_id: number;
   city: string;
   status: OrderStatus;
@@ -70,12 +69,12 @@ async function write(db: Db, sql: string, bindings: readonly unknown[]): Promise
 }
 
 /**
- * Inserts the orders, their items and their order numbers (orderNumberFor in SQL), all stamped
- * `at` (written explicitly so the caller can answer with it); returns the ids in input order.
- * One multi-row INSERT gets consecutive auto-increment ids from the insertId mysql2 returns, in
- * steps of @@auto_increment_increment: InnoDB allocates a "simple insert" (row count known) its
- * ids at once in every innodb_autoinc_lock_mode. The order-number UPDATE must then match exactly
- * our rows, which checks it. Three statements for any number of orders.
+ * Inserts the orders and their items, all stamped `at` (written explicitly so the caller can
+ * answer with it); returns the ids in input order. One multi-row INSERT gets consecutive
+ * auto-increment ids from the insertId mysql2 returns, in steps of @@auto_increment_increment:
+ * InnoDB allocates a "simple insert" (row count known) its ids at once in every
+ * innodb_autoinc_lock_mode. Two statements for any number of orders; the order number is the
+ * id's (orderNumberFor), not stored.
  */
 export async function insertOrders(db: Db, orders: readonly NewOrder[], at: Date): Promise<number[]> {
   const { insertId: first } = await write(
@@ -94,18 +93,12 @@ export async function insertOrders(db: Db, orders: readonly NewOrder[], at: Date
     `INSERT INTO order_items (order_id, product_id, price, quantity) VALUES ${items.map(() => '(?, ?, ?, ?)').join(', ')}`,
     items.flat(),
   );
-  // orderNumberFor(id): LPAD alone would cut ids of 7 digits or more down to 6.
-  const { affectedRows } = await write(
-    db,
-    `UPDATE orders SET order_number = CONCAT('ORD-', LPAD(id, GREATEST(6, CHAR_LENGTH(id)), '0'))
-     WHERE id BETWEEN ? AND ?`,
-    [first, ids.at(-1)],
-  );
-  if (affectedRows !== orders.length)
-    throw new Error(
-      `ids ${first}..${ids.at(-1)} hold ${affectedRows} rows, not the ${orders.length} inserted`,
-    );
   return ids;
+}
+
+/** ORD-000123: readable, and unique because the id is. */
+export function orderNumberFor(id: number): string {
+  return `ORD-${String(id).padStart(6, '0')}`;
 }
 
 let step: number | undefined;
@@ -270,7 +263,7 @@ async function withItems(db: Db, rows: OrderRow[]): Promise<Order[]> {
 function toOrder(row: OrderRow, items: ItemRow[]): Order {
   return {
     id: row.id,
-    orderNumber: row.order_number,
+    orderNumber: orderNumberFor(row.id),
     customerId: row.customer_id,
     city: row.city,
     status: row.status,

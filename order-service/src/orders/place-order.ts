@@ -9,12 +9,7 @@ import { centsToNumber, formatCents, numberToCents, toCents } from './money.js';
 import { orderEventData } from './order-events.js';
 import { totalCents, type PlaceOrderInput } from './order-schemas.js';
 import type { OrdersDeps } from './orders-deps.js';
-import { insertOrders, type NewOrder, type Order } from './orders-repository.js';
-
-/** ORD-000123: readable, and unique because the id is. */
-export function orderNumberFor(id: number): string {
-  return `ORD-${String(id).padStart(6, '0')}`;
-}
+import { insertOrders, orderNumberFor, type NewOrder, type Order } from './orders-repository.js';
 
 /** One POST /orders waiting to be written: its order, and the request's flow for its event. */
 interface Placement {
