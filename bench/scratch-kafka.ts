@@ -33,7 +33,7 @@ export function scratchEnvelope(i: number): { eventId: string; value: string } {
 }
 
 /**
- * A scratch order.created topic (6 partitions) under `prefix`, the project's own producer, and
+ * A scratch order.created topic (`partitions`, default 6, as the services' topics) under `prefix`, the project's own producer, and
  * the project's own consumer loop on it calling `handle` — the services' handler minus its
  * database work. Resolves once the loop's group has joined; close() removes topic and group.
  */
@@ -41,6 +41,7 @@ export async function scratchKafka(
   clientId: string,
   prefix: string,
   handle: (event: Envelope<'order.created'>) => void,
+  partitions = 6,
 ) {
   const logger = createLogger({ service: clientId, level: 'warn' });
   const topic = `${prefix}order.created`;
@@ -49,7 +50,7 @@ export async function scratchKafka(
   const admin = kafka.admin();
   const producer = createProducer(kafka);
   await admin.connect();
-  await ensureTopics(admin, [topic], 6);
+  await ensureTopics(admin, [topic], partitions);
   await producer.connect();
   const loop = createConsumerLoop({
     kafka,
