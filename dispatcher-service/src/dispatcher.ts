@@ -57,6 +57,7 @@ export function createDispatcher(
   const reconciler = createLockReconciler(dispatch, {
     intervalMs: settings.LOCK_RECONCILE_INTERVAL_MS,
     logger: rt.logger,
+    redisReady: () => redis.isReady,
   });
   return {
     app: createApp({ ...rt, redis, dispatch, orders, internalToken: settings.INTERNAL_TOKEN }),

@@ -169,4 +169,32 @@ describe('the lock reconciler', () => {
       await reconciler.stop();
     }
   });
+
+  it('started while Redis is still connecting, it logs no failure, and runs its pass once Redis is ready', async () => {
+    const { rows } = await busyCity(1);
+    await deleteKeys(env.d.redis, env.redisPrefix);
+    let connected = false;
+    let asked = 0;
+    const reconciler = createLockReconciler(env.d.parts.dispatch, {
+      intervalMs: 60_000,
+      logger: env.d.rt.logger,
+      redisReady: () => {
+        asked += 1;
+        return connected;
+      },
+    });
+    const failedBefore = linesWith(env.d.rt, 'lock reconciliation failed; retrying soon').length;
+    reconciler.start();
+    try {
+      await waitFor(() => asked >= 3, { what: 'the reconciler asking for Redis three times' });
+      assert.equal(await lockOf(rows[0]!.vehicle_number), null, 'no pass while Redis is not ready');
+      connected = true;
+      await waitFor(async () => (await lockOf(rows[0]!.vehicle_number)) === String(rows[0]!.order_id), {
+        what: 'the lock re-created as soon as Redis is ready',
+      });
+      assert.equal(linesWith(env.d.rt, 'lock reconciliation failed; retrying soon').length, failedBefore);
+    } finally {
+      await reconciler.stop();
+    }
+  });
 });

@@ -34,9 +34,23 @@ export interface LockReconciler {
  * cities where an order waits beside a free vehicle (a crash between a release and its
  * re-allocation). Safe to run in every instance at once: it only compare-and-deletes and SET NXs.
  */
+export interface LockReconcilerOptions {
+  intervalMs: number;
+  logger: Logger;
+  /**
+   * Whether Redis is connected. While it is not (still connecting at boot, or an outage, which
+   * the Redis client logs itself) a pass is not tried, and no failure is logged for it: the
+   * reconciler looks again every READY_POLL_MS and runs as soon as Redis is back, when its locks
+   * most likely need restoring.
+   */
+  redisReady?: () => boolean;
+}
+
+const READY_POLL_MS = 250;
+
 export function createLockReconciler(
   deps: AllocationDeps,
-  { intervalMs, logger }: { intervalMs: number; logger: Logger },
+  { intervalMs, logger, redisReady = () => true }: LockReconcilerOptions,
 ): LockReconciler {
   const log = logger.child({ module: 'lock-reconciler' });
   let timer: NodeJS.Timeout | undefined;
@@ -54,6 +68,10 @@ export function createLockReconciler(
   }
 
   async function tick(): Promise<void> {
+    if (!redisReady()) {
+      if (!stopped) timer = setTimeout(() => void tick(), READY_POLL_MS);
+      return;
+    }
     running = reconcile().then(
       () => true,
       (err: unknown) => {
@@ -62,7 +80,7 @@ export function createLockReconciler(
       },
     );
     failures = (await running) ? 0 : failures + 1;
-    // Redis or MySQL still connecting at boot must not postpone the start-up pass a whole interval.
+    // MySQL still connecting at boot must not postpone the start-up pass a whole interval.
     const delay = failures > 0 ? Math.min(intervalMs, 500 * 2 ** Math.min(failures, 6)) : intervalMs;
     if (!stopped) timer = setTimeout(() => void tick(), delay);
   }
