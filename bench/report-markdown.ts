@@ -20,6 +20,11 @@ function pipelineLines(r: BenchResult, p: PipelineResult): string[] {
     `| POST latency ms p50 / p95 / p99 / max | ${ms(p.latencyMs.post)} |`,
     `| POST→CONFIRMED (written) ms p50 / p95 / p99 / max | ${ms(p.latencyMs.postToConfirmed)} |`,
     `| POST→DISPATCHED ms p50 / p95 / p99 / max | ${ms(p.latencyMs.postToDispatched)} |`,
+    ...(p.latencyMs.postToDispatchedMiddle
+      ? [
+          `| POST→DISPATCHED, orders sent in the middle 80 % of the run, ms p50 / p95 / p99 / max | ${ms(p.latencyMs.postToDispatchedMiddle)} |`,
+        ]
+      : []),
     `| bench send lag ms p50 / p99 | ${p.latencyMs.sendLag.p50} / ${p.latencyMs.sendLag.p99} |`,
     `| releases ok / 409 / failed / retries | ${p.releases.released} / ${p.releases.notAllocated} / ${p.releases.failed} / ${p.releases.retries} |`,
     `| duplicate order.dispatched deliveries | ${p.duplicateDispatchedEvents} |`,

@@ -36,7 +36,14 @@ export interface PipelineResult {
   postErrors: Record<string, number>;
   durationS: number;
   throughput: { postsPerSecond: number; endToEndPerSecond: number; steadyPerSecond: number };
-  latencyMs: { post: Summary; postToConfirmed: Summary; postToDispatched: Summary; sendLag: Summary };
+  latencyMs: {
+    post: Summary;
+    postToConfirmed: Summary;
+    postToDispatched: Summary;
+    /** POST→DISPATCHED of the orders sent in the middle 80 % of the run (no first second, no drain). */
+    postToDispatchedMiddle?: Summary;
+    sendLag: Summary;
+  };
   /** The same latencies at each of CDF_PERCENTS (stats.ts), for the CDF chart. */
   latencyCdfMs: { post: number[]; postToConfirmed: number[]; postToDispatched: number[] };
   duplicateDispatchedEvents: number;

@@ -9,6 +9,9 @@ export interface SweepPoint {
   sustained: number;
   p50: number;
   p99: number;
+  /** p50 and p99 of the orders sent in the middle 80 % of the run (absent in older results). */
+  middleP50?: number;
+  middleP99?: number;
   cpuMsPerOrder: number;
   /** The machine's busy share over the run, all cores, everyone's work. */
   machineBusy: number;
@@ -32,6 +35,8 @@ export function sweepPoint(r: BenchResult): SweepPoint {
     sustained: p.throughput.endToEndPerSecond,
     p50: p.latencyMs.postToDispatched.p50,
     p99: p.latencyMs.postToDispatched.p99,
+    middleP50: p.latencyMs.postToDispatchedMiddle?.p50,
+    middleP99: p.latencyMs.postToDispatchedMiddle?.p99,
     cpuMsPerOrder: p.cpu.perOrder.total,
     machineBusy: p.cpu.machineBusy,
     statementsPerOrder: p.perOrder.statements,
@@ -41,11 +46,11 @@ export function sweepPoint(r: BenchResult): SweepPoint {
 
 export function sweepTable(points: SweepPoint[]): string[] {
   return [
-    '| rate offered | orders | sustained orders/s | POST→DISPATCHED p50 / p99 ms | CPU ms per order | machine busy | SQL statements per order | final state |',
-    '|---|---|---|---|---|---|---|---|',
+    '| rate offered | orders | sustained orders/s | POST→DISPATCHED p50 / p99 ms | the same, middle 80 % of the run | CPU ms per order | machine busy | SQL statements per order | final state |',
+    '|---|---|---|---|---|---|---|---|---|',
     ...points.map(
       (pt) =>
-        `| ${pt.offered} | ${pt.orders} | ${pt.sustained} | ${formatNumber(pt.p50)} / ${formatNumber(pt.p99)} | ${pt.cpuMsPerOrder} | ${Math.round(pt.machineBusy * 100)} % | ${pt.statementsPerOrder} | ${pt.ok ? 'OK' : 'FAILED'} |`,
+        `| ${pt.offered} | ${pt.orders} | ${pt.sustained} | ${formatNumber(pt.p50)} / ${formatNumber(pt.p99)} | ${pt.middleP50 === undefined ? '?' : `${formatNumber(pt.middleP50)} / ${formatNumber(pt.middleP99!)}`} | ${pt.cpuMsPerOrder} | ${Math.round(pt.machineBusy * 100)} % | ${pt.statementsPerOrder} | ${pt.ok ? 'OK' : 'FAILED'} |`,
     ),
   ];
 }
