@@ -58,6 +58,15 @@ export async function addProcessedEventsAgeIndex(db: Knex): Promise<void> {
   });
 }
 
+/**
+ * The down of a migration that dropped processed_events where the age index had been added: the
+ * table as it was. (The consumers are idempotent by their own rows now; nothing writes it.)
+ */
+export async function restoreProcessedEventsTable(db: Knex): Promise<void> {
+  await createProcessedEventsTable(db);
+  await addProcessedEventsAgeIndex(db);
+}
+
 export async function dropProcessedEventsAgeIndex(db: Knex): Promise<void> {
   await db.schema.alterTable('processed_events', (t) => {
     t.dropIndex(['processed_at'], 'processed_events_processed_at_idx');

@@ -2,17 +2,17 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { startWorker, type Envelope, type EventHandler, type EventType, type Worker } from '@delivery/common';
-import {
-  createTestDatabase,
-  createTestRuntime,
-  publish,
-  waitFor,
-  type TestRuntime,
-} from '@delivery/common/testing';
+import { createTestDatabase, publish, waitFor, type TestRuntime } from '@delivery/common/testing';
 import { inventoryEventHandlers } from '../src/reservations/order-events-consumer.js';
 import { findReservationByOrderId } from '../src/reservations/reservations-repository.js';
 import * as cancellationsMigration from '../../migrations/inventory/20261126000001_reservation_cancellations.js';
-import { INVENTORY_MIGRATIONS, orderCancelledOf, orderCreatedBuilder, productsIn } from './support.js';
+import {
+  INVENTORY_MIGRATIONS,
+  orderCancelledOf,
+  orderCreatedBuilder,
+  productsIn,
+  createInventoryRuntime,
+} from './support.js';
 
 type OrderCreated = Envelope<'order.created'>;
 type OrderCancelled = Envelope<'order.cancelled'>;
@@ -25,11 +25,7 @@ describe('inventory-service consumer: order.cancelled gives back what the order 
   const prefix = () => rt.config.KAFKA_TOPIC_PREFIX;
 
   before(async () => {
-    rt = await createTestRuntime({
-      name: 'inventory-service',
-      database: 'inventory',
-      migrationsDir: INVENTORY_MIGRATIONS,
-    });
+    rt = await createInventoryRuntime();
     handlers = inventoryEventHandlers(rt);
     worker = startWorker(rt, { handlers });
     await worker.ready;

@@ -1,16 +1,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  call,
-  countRows,
-  createTestRuntime,
-  listen,
-  type ErrorBody,
-  type TestRuntime,
-} from '@delivery/common/testing';
+import { call, countRows, listen, type ErrorBody, type TestRuntime } from '@delivery/common/testing';
 import { createApp } from '../src/app.js';
 import type { Product } from '../src/products/products-repository.js';
-import { INVENTORY_MIGRATIONS } from './support.js';
+import { createInventoryRuntime } from './support.js';
 
 type ProductJson = Omit<Product, 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string };
 
@@ -22,11 +15,7 @@ describe('inventory-service products API', () => {
   const productCount = async () => (await countRows(rt.db, ['products'])).products;
 
   before(async () => {
-    rt = await createTestRuntime({
-      name: 'inventory-service',
-      database: 'inventory',
-      migrationsDir: INVENTORY_MIGRATIONS,
-    });
+    rt = await createInventoryRuntime();
     server = await listen(createApp(rt));
   });
   after(async () => {

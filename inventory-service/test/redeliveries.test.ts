@@ -1,10 +1,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Db, Envelope, EventHandler, EventType } from '@delivery/common';
-import { createTestRuntime, waitFor, type TestRuntime } from '@delivery/common/testing';
+import { waitFor, type TestRuntime } from '@delivery/common/testing';
 import { inventoryEventHandlers } from '../src/reservations/order-events-consumer.js';
 import { findReservationByOrderId } from '../src/reservations/reservations-repository.js';
-import { INVENTORY_MIGRATIONS, orderCancelledOf, orderCreatedBuilder, productsIn } from './support.js';
+import { orderCancelledOf, orderCreatedBuilder, productsIn, createInventoryRuntime } from './support.js';
 
 type Consumed = 'order.created' | 'order.cancelled';
 type Event = Envelope<Consumed>;
@@ -124,11 +124,7 @@ describe('inventory-service consumer: an event delivered again changes nothing o
   const orderCreated = orderCreatedBuilder();
 
   before(async () => {
-    rt = await createTestRuntime({
-      name: 'inventory-service',
-      database: 'inventory',
-      migrationsDir: INVENTORY_MIGRATIONS,
-    });
+    rt = await createInventoryRuntime();
     handlers = inventoryEventHandlers(rt);
   });
   after(async () => {

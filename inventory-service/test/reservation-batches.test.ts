@@ -10,19 +10,12 @@ import {
   type Envelope,
   type Worker,
 } from '@delivery/common';
-import {
-  createTestRuntime,
-  publish,
-  readTopic,
-  waitFor,
-  type TestRuntime,
-  type TopicReader,
-} from '@delivery/common/testing';
+import { publish, readTopic, waitFor, type TestRuntime, type TopicReader } from '@delivery/common/testing';
 import { insertProduct } from '../src/products/products-repository.js';
 import { inventoryEventHandlers } from '../src/reservations/order-events-consumer.js';
 import { reserveStock } from '../src/reservations/reserve-stock.js';
 import { findReservationByOrderId, insertReservations } from '../src/reservations/reservations-repository.js';
-import { INVENTORY_MIGRATIONS, orderCreatedBuilder, productsIn } from './support.js';
+import { orderCreatedBuilder, productsIn, createInventoryRuntime } from './support.js';
 
 type OrderCreated = Envelope<'order.created'>;
 
@@ -78,11 +71,7 @@ describe('inventory-service consumer: a fetched batch of order.created is decide
   const valid = batch.filter((e) => e !== poison);
 
   before(async () => {
-    rt = await createTestRuntime({
-      name: 'inventory-service',
-      database: 'inventory',
-      migrationsDir: INVENTORY_MIGRATIONS,
-    });
+    rt = await createInventoryRuntime();
     for (const [id, stock] of [
       [P1, 5],
       [P2, 10],

@@ -2,17 +2,10 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { envelopeSchema, startWorker, topicName, type OrderPlacedData, type Worker } from '@delivery/common';
-import {
-  createTestRuntime,
-  envelope,
-  publish,
-  readTopic,
-  waitFor,
-  type TestRuntime,
-} from '@delivery/common/testing';
+import { envelope, publish, readTopic, waitFor, type TestRuntime } from '@delivery/common/testing';
 import { inventoryEventHandlers } from '../src/reservations/order-events-consumer.js';
 import { findReservationByOrderId } from '../src/reservations/reservations-repository.js';
-import { INVENTORY_MIGRATIONS, productsIn } from './support.js';
+import { productsIn, createInventoryRuntime } from './support.js';
 
 describe('inventory-service consumer: order.created reserves all items or none', () => {
   let rt: TestRuntime;
@@ -21,11 +14,7 @@ describe('inventory-service consumer: order.created reserves all items or none',
   const prefix = () => rt.config.KAFKA_TOPIC_PREFIX;
 
   before(async () => {
-    rt = await createTestRuntime({
-      name: 'inventory-service',
-      database: 'inventory',
-      migrationsDir: INVENTORY_MIGRATIONS,
-    });
+    rt = await createInventoryRuntime();
     worker = startWorker(rt, { handlers: inventoryEventHandlers(rt) });
     await worker.ready;
   });

@@ -1,13 +1,25 @@
 /**
- * Test support of inventory-service: where its migrations live. Envelopes, topic readers, HTTP
- * calls and row counts come from @delivery/common/testing.
+ * Test support of inventory-service: where its migrations live, its test runtime. Envelopes,
+ * topic readers, HTTP calls and row counts come from @delivery/common/testing.
  */
 import { fileURLToPath } from 'node:url';
 import type { Db, Envelope } from '@delivery/common';
-import { envelope } from '@delivery/common/testing';
+import { createTestRuntime, envelope, type TestRuntimeOptions } from '@delivery/common/testing';
 import { findProductById, insertProduct } from '../src/products/products-repository.js';
 
 export const INVENTORY_MIGRATIONS = fileURLToPath(new URL('../../migrations/inventory', import.meta.url));
+
+/** A runtime on a fresh inventory database of its own, migrated. */
+export function createInventoryRuntime(
+  options: Omit<TestRuntimeOptions, 'name' | 'database' | 'migrationsDir'> = {},
+) {
+  return createTestRuntime({
+    name: 'inventory-service',
+    database: 'inventory',
+    migrationsDir: INVENTORY_MIGRATIONS,
+    ...options,
+  });
+}
 
 /** Products for a test, each with an id of its own, and their stock as it is now. */
 export function productsIn(db: () => Db, firstId = 1_000) {

@@ -1,9 +1,5 @@
 import type { Knex } from 'knex';
-import {
-  addProcessedEventsAgeIndex,
-  createProcessedEventsTable,
-  dropProcessedEventsTable,
-} from '@delivery/common';
+import { dropProcessedEventsTable, restoreProcessedEventsTable } from '@delivery/common';
 
 /**
  * order-service's consumers are idempotent by the order's status (a repeated event finds the
@@ -14,6 +10,5 @@ export async function up(db: Knex): Promise<void> {
 }
 
 export async function down(db: Knex): Promise<void> {
-  await createProcessedEventsTable(db);
-  await addProcessedEventsAgeIndex(db);
+  await restoreProcessedEventsTable(db);
 }
