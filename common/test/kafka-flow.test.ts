@@ -578,42 +578,47 @@ describe('consumer loop and outbox against the real broker', () => {
         commitIntervalMs: 600_000,
       });
     const topic = topicName(prefix4, 'order.created');
-    const send = (ids: number[]) =>
-      producer.send({
-        topic,
-        messages: ids.map((id) => ({ key: String(id), value: JSON.stringify(placedEvent(id)) })),
-      });
-    await send([1, 2, 3, 4]);
-    const first = makeLoop();
-    await first.start();
-    try {
-      await waitFor(() => handled.length === 4, { what: 'four handled' });
-    } finally {
-      await first.stop();
-    }
-    // One new event on each partition: the second run must read both up to their ends.
-    await producer.send({
-      topic,
-      messages: [5, 6].map((id, partition) => ({
-        key: String(id),
-        partition,
-        value: JSON.stringify(placedEvent(id)),
-      })),
-    });
-    const second = makeLoop();
-    await second.start();
-    try {
-      await waitFor(() => handled.length >= 6, { what: 'the two new ones handled' });
-    } finally {
-      await second.stop();
-      extraPrefixes.push(prefix4);
-    }
-    // stop() committed what the second run handled, and a commit never passes a message not
-    // handled: at the end of both partitions, every message before it (the old ones again, had
-    // the group been rewound) was handled before judging. No waiting for time.
+    // One send per partition. A send that fails on one partition of a just-created topic ("not the
+    // leader") is sent again whole (kafkajs-send-fix.ts), which would write the other partition's
+    // messages twice; alone, a partition's retry repeats only what was not written.
+    const send = async (byPartition: number[][]) => {
+      for (const [partition, ids] of byPartition.entries())
+        await producer.send({
+          topic,
+          messages: ids.map((id) => ({ key: String(id), partition, value: JSON.stringify(placedEvent(id)) })),
+        });
+    };
     const admin = kafka.admin();
     await admin.connect();
+    const messagesOnTopic = async () =>
+      (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0);
     try {
+      await send([
+        [1, 3],
+        [2, 4],
+      ]);
+      const first = makeLoop();
+      await first.start();
+      try {
+        const held = await messagesOnTopic();
+        await waitFor(() => handled.length >= held, { what: `the ${held} messages handled` });
+      } finally {
+        await first.stop();
+      }
+      // One new event on each partition: the second run must read both up to their ends.
+      await send([[5], [6]]);
+      const second = makeLoop();
+      await second.start();
+      try {
+        const held = await messagesOnTopic();
+        await waitFor(() => handled.length >= held, { what: 'the two new ones handled' });
+      } finally {
+        await second.stop();
+        extraPrefixes.push(prefix4);
+      }
+      // stop() committed what the second run handled, and a commit never passes a message not
+      // handled: at the end of both partitions, every message before it (the old ones again, had
+      // the group been rewound) was handled before judging. No waiting for time.
       const [committed] = await admin.fetchOffsets({ groupId: `${prefix4}commit-group`, topics: [topic] });
       const ends = await admin.fetchTopicOffsets(topic);
       assert.deepEqual(
@@ -621,6 +626,7 @@ describe('consumer loop and outbox against the real broker', () => {
         ends.map((p) => [p.partition, p.high]).sort(),
         'committed at the end of each partition',
       );
+      assert.equal(await messagesOnTopic(), 6, 'the topic holds each of the six events once');
     } finally {
       await admin.disconnect();
     }
