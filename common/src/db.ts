@@ -32,6 +32,8 @@ export interface DbOptions {
   url: string;
   database: string;
   poolMax?: number;
+  /** How long a connection may sit idle in the pool before it is closed (default 30 s). */
+  poolIdleMs?: number;
   /** Longest wait for a pooled connection, a new connection's handshake included (DB_ACQUIRE_TIMEOUT). */
   acquireTimeoutMs?: number;
   /** Longest any one statement may take, BEGIN and COMMIT included; 0 for none (DB_STATEMENT_TIMEOUT). */
@@ -57,6 +59,7 @@ export function createDb({
   url,
   database,
   poolMax = 10,
+  poolIdleMs = 30_000,
   acquireTimeoutMs = DB_TIMEOUT_DEFAULTS.acquireMs,
   statementTimeoutMs = DB_TIMEOUT_DEFAULTS.statementMs,
 }: DbOptions): Db {
@@ -73,8 +76,13 @@ export function createDb({
       connectTimeout: acquireTimeoutMs,
     },
     pool: {
+      // None kept when idle: a connection left in the pool for hours can go stale unnoticed (a
+      // NAT or firewall dropping it without a close), and the next statement would hang until its
+      // bound. A quiet spell costs no reconnect in practice: the relay's poll keeps one warm
+      // (bench/experiments/quiet-gaps.ts: no new connection for an order after 35 s of nothing).
       min: 0,
       max: poolMax,
+      idleTimeoutMillis: poolIdleMs,
       afterCreate: readCommitted(statementTimeoutMs),
     },
     acquireConnectionTimeout: acquireTimeoutMs,
