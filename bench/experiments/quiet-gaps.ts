@@ -11,42 +11,27 @@
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import mysql from 'mysql2/promise';
+import { JsonClient, MYSQL_URL, SERVICES, createFixture } from '../system.js';
 
 const { values } = parseArgs({ options: { gaps: { type: 'string' } } });
 const gaps = (values.gaps ?? '1,1,40,40,1,70').split(',').map(Number);
-const ORDERS = 'http://127.0.0.1:3001';
-const INVENTORY = 'http://127.0.0.1:3002';
-const DISPATCHER = 'http://127.0.0.1:3003';
-const productId = 990_001;
-const city = `Quiet-${randomUUID().slice(0, 8)}`;
+const orders = new JsonClient(SERVICES.order, 1);
+const inventory = new JsonClient(SERVICES.inventory, 1);
+const dispatcher = new JsonClient(SERVICES.dispatcher, 1);
+// A product with stock to spare and a vehicle for every order, so nothing waits but the system.
+const fixture = await createFixture({ inventory, dispatcher }, `quiet-${randomUUID().slice(0, 8)}`, {
+  cities: 1,
+  vehiclesPerCity: gaps.length,
+  products: 1,
+  stockPerProduct: gaps.length,
+});
+const city = fixture.cities[0]!;
+const productId = fixture.products[0]!.id;
 // MariaDB's count of connections ever opened, read on one connection held for the whole run.
-const server = await mysql.createConnection(process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306');
+const server = await mysql.createConnection(MYSQL_URL);
 async function connectionsOpened(): Promise<number> {
   const [rows] = await server.query("SHOW GLOBAL STATUS LIKE 'Connections'");
   return Number((rows as { Value: string }[])[0]!.Value);
-}
-
-async function send(method: string, url: string, body?: unknown): Promise<Response> {
-  return fetch(url, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-}
-
-// A product with stock to spare and a vehicle for every order, so nothing waits but the system.
-const created = await send('POST', `${INVENTORY}/products`, {
-  id: productId,
-  name: 'Quiet gaps',
-  stock: 1_000_000,
-});
-if (created.status === 409) await send('PATCH', `${INVENTORY}/products/${productId}`, { stock: 1_000_000 });
-for (let i = 0; i < gaps.length; i++) {
-  const res = await send('POST', `${DISPATCHER}/dispatch-locations`, {
-    vehicle_number: `${city}-${i}`,
-    city,
-  });
-  if (res.status !== 201) throw new Error(`vehicle: ${res.status} ${await res.text()}`);
 }
 
 console.log(
@@ -56,20 +41,20 @@ for (const gap of gaps) {
   await new Promise((r) => setTimeout(r, gap * 1_000));
   const opened = await connectionsOpened();
   const t0 = performance.now();
-  const res = await send('POST', `${ORDERS}/orders`, {
+  const placed = await orders.call<{ id: number }>('POST', '/orders', {
     customerId: 1,
     city,
     items: [{ productId, price: 1, quantity: 1 }],
   });
   const answered = performance.now() - t0;
-  const { id } = (await res.json()) as { id: number };
+  if (placed.status !== 201) throw new Error(`POST /orders answered ${placed.status}`);
+  const { id } = placed.body;
   let dispatched = 0;
   for (;;) {
-    const order = (await (await fetch(`${ORDERS}/orders/${id}`)).json()) as {
-      status: string;
-      createdAt: string;
-      updatedAt: string;
-    };
+    const { body: order } = await orders.call<{ status: string; createdAt: string; updatedAt: string }>(
+      'GET',
+      `/orders/${id}`,
+    );
     if (order.status === 'DISPATCHED') {
       dispatched = Date.parse(order.updatedAt) - Date.parse(order.createdAt);
       break;
@@ -84,3 +69,4 @@ for (const gap of gaps) {
   );
 }
 await server.end();
+await Promise.all([orders, inventory, dispatcher].map((c) => c.close()));

@@ -36,6 +36,14 @@ describe('the database pool over quiet spells', () => {
     db = createDb({ url: TEST_MYSQL_URL, database, poolIdleMs: IDLE_MS });
     direct = createDb({ url: TEST_MYSQL_URL, database });
   });
+  /** How many of these connections the server still has. */
+  const openOnServer = async (ids: number[]) => {
+    const [rows] = (await direct.raw(
+      `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID IN (${ids.map(() => '?').join(', ')})`,
+      ids,
+    )) as [{ n: number }[]];
+    return Number(rows[0]!.n);
+  };
   after(async () => {
     await db?.destroy();
     await direct?.destroy();
@@ -45,16 +53,9 @@ describe('the database pool over quiet spells', () => {
   it('closes every connection that sat idle past its idle time', async () => {
     const busy = await connectionsAtOnce(db, 4);
     assert.equal(new Set(busy).size, 4, 'four connections while four statements ran at once');
-    const stillOpen = async () => {
-      const [rows] = (await direct.raw(
-        'SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID IN (?, ?, ?, ?)',
-        busy,
-      )) as [{ n: number }[]];
-      return Number(rows[0]!.n);
-    };
-    assert.equal(await stillOpen(), 4, 'all four open right after');
+    assert.equal(await openOnServer(busy), 4, 'all four open right after');
     await new Promise((r) => setTimeout(r, PAST_REAPING_MS));
-    assert.equal(await stillOpen(), 0, 'none kept through the quiet spell');
+    assert.equal(await openOnServer(busy), 0, 'none kept through the quiet spell');
     const afterQuiet = await connectionsAtOnce(db, 1);
     assert.ok(!busy.includes(afterQuiet[0]!), 'the next statement opens a new one');
   });
@@ -63,16 +64,9 @@ describe('the database pool over quiet spells', () => {
     const kept = await connectionsAtOnce(db, 2);
     for (const id of kept) await direct.raw('KILL CONNECTION ?', [id]);
     // Like a server restart, or its wait_timeout: the sockets close while the pool holds them.
-    await waitFor(
-      async () => {
-        const [rows] = (await direct.raw(
-          'SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID IN (?, ?)',
-          kept,
-        )) as [{ n: number }[]];
-        return Number(rows[0]!.n) === 0;
-      },
-      { what: 'both connections gone on the server' },
-    );
+    await waitFor(async () => (await openOnServer(kept)) === 0, {
+      what: 'both connections gone on the server',
+    });
     // The server's close reached this process before its answer above did; give its socket
     // events a turn of the event loop to land.
     await new Promise((r) => setTimeout(r, 20));
